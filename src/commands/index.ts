@@ -1,0 +1,108 @@
+/**
+ * Declares every subcommand: its flags, help text and examples. This file
+ * is loaded on every run, so it imports nothing heavy: each command's code
+ * (`commands/<name>.ts`) is imported only when that command runs.
+ */
+import { Command, Option, type OptionValues } from 'commander';
+import { isDebug } from '../errors.js';
+import { Output } from '../ui/output.js';
+import type { LoadedConfig } from '../config.js';
+
+export interface GlobalOptions {
+  json?: boolean;
+  color?: boolean;
+  debug?: boolean;
+  config?: string;
+}
+
+/** What every command implementation receives. */
+export interface Ctx {
+  out: Output;
+  debug: boolean;
+  globals: GlobalOptions;
+  /** The config file (loaded once, on first use). */
+  config(): Promise<LoadedConfig>;
+}
+
+export type Run<O> = (args: string[], opts: O, ctx: Ctx) => Promise<number>;
+
+export function makeCtx(globals: GlobalOptions): Ctx {
+  let loaded: Promise<LoadedConfig> | undefined;
+  return {
+    out: new Output({ json: globals.json ?? false, color: globals.color ?? true }),
+    debug: (globals.debug ?? false) || isDebug([]),
+    globals,
+    config() {
+      loaded ??= import('../config.js').then((m) => m.loadConfig(globals.config));
+      return loaded;
+    },
+  };
+}
+
+/** Wraps a lazily imported implementation as a commander action. */
+function lazy<O extends OptionValues>(load: () => Promise<{ run: Run<O> }>) {
+  return async (...args: unknown[]) => {
+    const cmd = args[args.length - 1] as Command & { pinetExitCode?: number };
+    const positional = args.slice(0, -2).flatMap((a) => (Array.isArray(a) ? a : a === undefined ? [] : [a])) as string[];
+    const globals = cmd.optsWithGlobals<GlobalOptions>();
+    const ctx = makeCtx(globals);
+    try {
+      const { run } = await load();
+      cmd.pinetExitCode = await run(positional, cmd.opts<O>(), ctx);
+    } catch (err) {
+      const { reportError } = await import('../cli.js');
+      cmd.pinetExitCode = reportError(err, { debug: ctx.debug, json: ctx.out.json, out: ctx.out });
+    }
+  };
+}
+
+function examples(lines: [string, string][]): string {
+  const width = Math.max(...lines.map(([c]) => c.length));
+  return `\nExamples:\n${lines.map(([c, d]) => `  ${c.padEnd(width)}   ${d}`).join('\n')}\n`;
+}
+
+/** Commander's usage errors, in pinet's one-line format, pointing at the right --help. */
+export function usageErrorWriter(name: string) {
+  return (str: string, write: (s: string) => void): void => {
+    const msg = str.replace(/^error:\s*/i, '').trim().replace(/\s*\n\s*/g, ' ').replace(/\.$/, '');
+    write(`pinet: error: ${msg}; see '${name} --help'\n`);
+  };
+}
+
+/** A subcommand whose usage errors point at its own --help. */
+function subcommand(program: Command, name: string): Command {
+  return program.command(name).configureOutput({ outputError: usageErrorWriter(`pinet ${name}`) });
+}
+
+export function registerCommands(program: Command): void {
+  subcommand(program, 'render-dnsmasq')
+    .summary('render the dnsmasq proxy-DHCP + TFTP config for netbooting Pis')
+    .description(
+      'Render the boot server\'s dnsmasq configuration: proxy DHCP (or a full DHCP server with --mode standalone) that offers\n' +
+        'the "Raspberry Pi Boot" PXE service, and the TFTP server that serves <tftp-root>/<serial>/. Prints to stdout, or\n' +
+        'writes a file with -o (atomically, keeping the old one as <file>.bak and showing a diff).',
+    )
+    .option('--subnet <addr|cidr>', "the Pis' LAN, e.g. 10.86.5.0/24 or 10.86.5.255 (default: the network of the default route's interface)")
+    .option('--tftp-root <dir>', 'directory TFTP serves, the export directory (default: export-dir from the config, else /mnt/netboot)')
+    .option('--interface <name>', 'answer only on this interface')
+    .addOption(new Option('--mode <mode>', 'proxy: next to an existing DHCP server; standalone: hand out addresses too (default: proxy)').choices(['proxy', 'standalone']))
+    .option('--range <start,end[,lease]>', 'addresses to hand out with --mode standalone, e.g. 10.86.5.100,10.86.5.200,12h')
+    .option('--all-clients', 'offer the boot menu to every PXE client, not only to Raspberry Pi MAC addresses')
+    .option('--minimal', "only the seed article's six directives (implies --all-clients)")
+    .option('--menu-text <text>', 'PXE menu text (default: "Raspberry Pi Boot", which the bootloader looks for)')
+    .option('--template <file>', 'render this Mustache template instead of the built-in one (same values)')
+    .option('-o, --output <file>', 'write the config to this file instead of stdout')
+    .option('--dry-run', 'with -o: show the diff, write nothing')
+    .option('--check', 'validate the result with the real dnsmasq (dnsmasq --test)')
+    .addHelpText(
+      'after',
+      examples([
+        ['pinet render-dnsmasq --subnet 10.86.5.0/24', 'print the config for this LAN'],
+        ['pinet render-dnsmasq --minimal --subnet 10.86.5.255 --tftp-root /mnt/netboot', "the seed article's file, exactly"],
+        ['pinet render-dnsmasq -o /etc/dnsmasq.d/pinet.conf --check', 'write it (subnet detected) and check it with dnsmasq'],
+        ['pinet render-dnsmasq -o /etc/dnsmasq.d/pinet.conf --dry-run', 'show what would change'],
+        ['pinet render-dnsmasq --mode standalone --subnet 10.0.0.0/24 --range 10.0.0.100,10.0.0.200,12h', 'a LAN without DHCP'],
+      ]),
+    )
+    .action(lazy(() => import('./render-dnsmasq.js')));
+}
