@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+// bench/startup: how fast pinet starts, compared with a bare `node -e ""` in
+// the same run (this machine is noisy, so only the ratio means something).
+// Target (issue 2): `pinet render-dnsmasq --subnet 10.0.0.0/24` ≤ 2.5× node.
+// Usage: node bench/startup.mjs [runs]   (default 20 runs of each, interleaved)
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const runs = Number(process.argv[2] ?? 20);
+const pinet = fileURLToPath(new URL('../bin/pinet.js', import.meta.url));
+const cases = {
+  'node -e ""': [process.execPath, ['-e', '']],
+  'pinet render-dnsmasq --subnet 10.0.0.0/24': [process.execPath, [pinet, 'render-dnsmasq', '--subnet', '10.0.0.0/24']],
+  'pinet --help': [process.execPath, [pinet, '--help']],
+  'same, with a pinet.yaml (YAML + schema loaded)': [process.execPath, [pinet, 'render-dnsmasq'], withConfig()],
+};
+
+function withConfig() {
+  const dir = mkdtempSync(join(tmpdir(), 'pinet-bench-'));
+  writeFileSync(join(dir, 'pinet.yaml'), 'export-dir: /mnt/netboot\ndnsmasq:\n  subnet: 10.0.0.0/24\n');
+  return dir;
+}
+
+function once([cmd, args, cwd = '/']) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], cwd });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
+  return ms;
+}
+
+const times = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
+for (const c of Object.values(cases)) once(c); // warm the page cache
+for (let i = 0; i < runs; i++) for (const [name, c] of Object.entries(cases)) times[name].push(once(c));
+
+const median = (a) => {
+  const s = [...a].sort((x, y) => x - y);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const base = median(times['node -e ""']);
+console.log(`startup, median of ${runs} interleaved runs each:`);
+for (const [name, t] of Object.entries(times)) {
+  console.log(`  ${name.padEnd(48)} ${median(t).toFixed(1).padStart(7)} ms   ${(median(t) / base).toFixed(2)}x node`);
+}
+const ratio = median(times['pinet render-dnsmasq --subnet 10.0.0.0/24']) / base;
+console.log(`ratio render-dnsmasq / node: ${ratio.toFixed(2)} (target <= 2.5): ${ratio <= 2.5 ? 'OK' : 'TOO SLOW'}`);
