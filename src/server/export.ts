@@ -1,0 +1,154 @@
+/**
+ * The export directory on the boot server: the NFS export as mounted here,
+ * which is also the TFTP root, holding one directory per Pi.
+ *
+ * Checks that it can take a Pi (exists, writable, room), lists a Pi's copy
+ * (for "what changed since the last enroll"), makes every file readable by
+ * the TFTP server (0644 files, 0755 directories: the 0600 kernel pitfall)
+ * and verifies a copy against the Pi's own checksums.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { access, chmod, constants, lstat, readdir, stat, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PinetError } from '../errors.js';
+
+export const FILE_MODE = 0o644;
+export const DIR_MODE = 0o755;
+
+/**
+ * Files of a boot partition that must not be copied to the export: a staged
+ * bootloader update. Served over TFTP, the bootloader would try to apply it
+ * at every network boot.
+ */
+export const COPY_EXCLUDES = [/^pieeprom\.(upd|sig|bin)$/, /^recovery\.bin$/, /^RECOVERY\.\d+$/i, /^pieeprom\.upd\.bak$/];
+
+export function isExcluded(relPath: string): boolean {
+  return !relPath.includes('/') && COPY_EXCLUDES.some((re) => re.test(relPath));
+}
+
+export async function checkExportDir(exportDir: string, needBytes = 0): Promise<void> {
+  let st;
+  try {
+    st = await stat(exportDir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new PinetError(`the export directory ${exportDir} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code})`}`, {
+      exitCode: 2,
+      hint: 'mount the NFS export there (see the README), or pass --export-dir',
+    });
+  }
+  if (!st.isDirectory()) throw new PinetError(`the export directory ${exportDir} is not a directory`, { exitCode: 2, hint: 'pass --export-dir' });
+  try {
+    await access(exportDir, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new PinetError(`the export directory ${exportDir} is not writable (${code === 'EROFS' ? 'read-only file system' : 'permission denied'})`, {
+      hint: code === 'EROFS' ? 'mount the export read-write' : 'run pinet as a user who may write there (root on the boot server)',
+    });
+  }
+  if (needBytes > 0) {
+    const fs = await statfs(exportDir).catch(() => undefined);
+    if (fs) {
+      const free = fs.bavail * fs.bsize;
+      if (free < needBytes) {
+        throw new PinetError(`the export directory ${exportDir} has ${mb(free)} free, the boot files need ${mb(needBytes)}`, {
+          hint: 'free some space on the export',
+        });
+      }
+    }
+  }
+}
+
+export function mb(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MB` : `${(bytes / 1024).toFixed(1)} kB`;
+}
+
+export interface TreeEntry {
+  type: 'file' | 'dir' | 'symlink' | 'other';
+  size: number;
+  mtimeMs: number;
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+/** Every entry below `root`, by relative path (no leading ./). Missing root → empty map. */
+export async function listTree(root: string): Promise<Map<string, TreeEntry>> {
+  const out = new Map<string, TreeEntry>();
+  async function walk(rel: string): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(rel ? join(root, rel) : root);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && rel === '') return;
+      throw err;
+    }
+    for (const name of names.sort()) {
+      const r = rel ? `${rel}/${name}` : name;
+      const st = await lstat(join(root, r));
+      const type = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
+      out.set(r, { type, size: st.size, mtimeMs: Math.floor(st.mtimeMs / 1000) * 1000, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
+      if (type === 'dir') await walk(r);
+    }
+  }
+  await walk('');
+  return out;
+}
+
+/** chmod every file to 0644 and every directory to 0755 (returns what was changed). */
+export async function normalizeModes(root: string, only?: Iterable<string>): Promise<{ path: string; from: number; to: number }[]> {
+  const changed: { path: string; from: number; to: number }[] = [];
+  const rootSt = await stat(root);
+  if ((rootSt.mode & 0o7777) !== DIR_MODE) {
+    await chmod(root, DIR_MODE);
+    changed.push({ path: '.', from: rootSt.mode & 0o7777, to: DIR_MODE });
+  }
+  const entries = await listTree(root);
+  const wanted = only ? new Set(only) : undefined;
+  for (const [rel, e] of entries) {
+    if (e.type === 'symlink' || e.type === 'other') continue;
+    if (wanted && e.type === 'file' && !wanted.has(rel)) continue;
+    const to = e.type === 'dir' ? DIR_MODE : FILE_MODE;
+    if (e.mode !== to) {
+      await chmod(join(root, rel), to);
+      changed.push({ path: rel, from: e.mode, to });
+    }
+  }
+  return changed;
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+export interface ExpectedFile {
+  size: number;
+  sha256: string;
+}
+
+/** Compare a local copy with the Pi's listing; returns one line per problem. */
+export async function verifyCopy(root: string, expected: Map<string, ExpectedFile>): Promise<string[]> {
+  const problems: string[] = [];
+  await Promise.all(
+    [...expected].map(async ([rel, want]) => {
+      const p = join(root, rel);
+      let st;
+      try {
+        st = await stat(p);
+      } catch {
+        problems.push(`${rel}: missing in the copy`);
+        return;
+      }
+      if (st.size !== want.size) {
+        problems.push(`${rel}: ${st.size} bytes in the copy, ${want.size} on the Pi`);
+        return;
+      }
+      const sum = await sha256File(p);
+      if (sum !== want.sha256) problems.push(`${rel}: checksum differs from the Pi's`);
+    }),
+  );
+  return problems.sort();
+}
