@@ -1,0 +1,57 @@
+import { chmodSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { checkExportDir, isExcluded, listTree, normalizeModes, verifyCopy } from '../../src/server/export.js';
+
+const dir = () => mkdtempSync(join(tmpdir(), 'pinet-export-'));
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+
+describe('export directory', () => {
+  it('refuses a missing export and a file in its place', async () => {
+    await expect(checkExportDir('/nonexistent/netboot')).rejects.toThrow(/does not exist/);
+    const d = dir();
+    writeFileSync(join(d, 'f'), '');
+    await expect(checkExportDir(join(d, 'f'))).rejects.toThrow(/not a directory/);
+    await expect(checkExportDir(d)).resolves.toBeUndefined();
+  });
+
+  it('refuses an export without room for the boot files', async () => {
+    await expect(checkExportDir(dir(), Number.MAX_SAFE_INTEGER)).rejects.toThrow(/free, the boot files need/);
+  });
+
+  it('never copies a staged bootloader update', () => {
+    for (const n of ['pieeprom.upd', 'pieeprom.sig', 'recovery.bin', 'RECOVERY.000']) expect(isExcluded(n)).toBe(true);
+    for (const n of ['start4.elf', 'overlays/recovery.bin', 'vmlinuz']) expect(isExcluded(n)).toBe(false);
+  });
+
+  it('makes every file 0644 and directory 0755, reporting what changed', async () => {
+    const d = dir();
+    mkdirSync(join(d, 'overlays'), { mode: 0o700 });
+    writeFileSync(join(d, 'vmlinuz'), 'k', { mode: 0o600 });
+    writeFileSync(join(d, 'overlays', 'a.dtbo'), 'o', { mode: 0o644 });
+    chmodSync(join(d, 'overlays'), 0o700);
+    chmodSync(join(d, 'vmlinuz'), 0o600);
+    const changed = await normalizeModes(d);
+    expect(changed).toEqual(expect.arrayContaining([{ path: 'vmlinuz', from: 0o600, to: 0o644 }, { path: 'overlays', from: 0o700, to: 0o755 }]));
+    expect(statSync(join(d, 'vmlinuz')).mode & 0o777).toBe(0o644);
+    expect(await normalizeModes(d)).toEqual([]);
+  });
+
+  it('lists a tree and verifies a copy by size and checksum', async () => {
+    const d = dir();
+    mkdirSync(join(d, 'overlays'));
+    writeFileSync(join(d, 'config.txt'), 'arm_64bit=1\n');
+    writeFileSync(join(d, 'overlays', 'a b.dtbo'), 'x');
+    expect([...(await listTree(d)).keys()]).toEqual(['config.txt', 'overlays', 'overlays/a b.dtbo']);
+    const expected = new Map([
+      ['config.txt', { size: 12, sha256: sha('arm_64bit=1\n') }],
+      ['overlays/a b.dtbo', { size: 1, sha256: sha('x') }],
+    ]);
+    expect(await verifyCopy(d, expected)).toEqual([]);
+    writeFileSync(join(d, 'config.txt'), 'arm_64bit=0\n');
+    expected.set('missing.elf', { size: 1, sha256: sha('m') });
+    expect(await verifyCopy(d, expected)).toEqual(['config.txt: checksum differs from the Pi\'s', 'missing.elf: missing in the copy']);
+  });
+});
