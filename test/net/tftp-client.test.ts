@@ -195,7 +195,8 @@ describe('tftpGet', () => {
   });
 
   it('rejects an OACK with options it did not ask for or a blksize larger than asked', async () => {
-    for (const bad of [{ blksize: '1024', windowsize: '4' }, { blksize: '9000' }, { blksize: '4' }, { tsize: 'lots' }]) {
+    const bads: Record<string, string>[] = [{ blksize: '1024', windowsize: '4' }, { blksize: '9000' }, { blksize: '4' }, { tsize: 'lots' }];
+    for (const bad of bads) {
       const srv = await serve({ files: { f: FILE }, oack: bad });
       const e = (await tftpGet({ server: '127.0.0.1', port: srv.port, file: 'f', blksize: 1024, timeoutMs: 300, retries: 1 }).catch((x: unknown) => x)) as TftpError;
       expect(e.kind, JSON.stringify(bad)).toBe('protocol');
