@@ -4,6 +4,7 @@
  * send its DISCOVER out of that interface (see src/net/dhcp.ts for why a
  * directed broadcast and not 255.255.255.255).
  */
+import { existsSync } from 'node:fs';
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import { UsageError } from '../errors.js';
 import { maskToPrefix, networkOf, parseIPv4 } from '../util/ipv4.js';
@@ -19,6 +20,11 @@ export interface InterfaceIPv4 {
   mac: string;
 }
 
+/** Linux: whether a link of that name exists, up or down. */
+function sysfsLinkExists(name: string): boolean {
+  return /^[^/\0]{1,15}$/.test(name) && name !== '.' && name !== '..' && existsSync(`/sys/class/net/${name}`);
+}
+
 function isIPv4(info: NetworkInterfaceInfo): boolean {
   // Node 18.0-18.3 reported the family as the number 4.
   return info.family === 'IPv4' || (info.family as unknown) === 4;
@@ -29,14 +35,20 @@ function isIPv4(info: NetworkInterfaceInfo): boolean {
  * interfaces that exist when `name` is unknown, and when it has no IPv4
  * address or one without a broadcast (a /31 or /32).
  */
-export function interfaceIPv4(name: string, interfaces: NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces()): InterfaceIPv4 {
+export function interfaceIPv4(
+  name: string,
+  interfaces: NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces(),
+  linkExists: (name: string) => boolean = sysfsLinkExists,
+): InterfaceIPv4 {
   const infos = interfaces[name];
   if (!infos) {
     const known = Object.keys(interfaces).sort();
-    throw new UsageError(
-      `network interface ${JSON.stringify(name)} does not exist`,
-      known.length > 0 ? `interfaces here: ${known.join(', ')}` : 'this machine reports no network interfaces',
-    );
+    const listed = known.length > 0 ? `interfaces that are up: ${known.join(', ')}` : 'no interface is up';
+    // Node lists only interfaces that are up and running, so tell "down" from "missing".
+    if (linkExists(name)) {
+      throw new UsageError(`network interface ${JSON.stringify(name)} is down (not up, or no carrier)`, `bring it up (ip link set ${name} up) and check its cable; ${listed}`);
+    }
+    throw new UsageError(`network interface ${JSON.stringify(name)} does not exist`, listed);
   }
   const info = infos.find(isIPv4);
   if (!info) {

@@ -295,9 +295,15 @@ function converse<T>(
       });
     };
     const raw = (packet: Buffer): void => sendTo(packet, tid ?? where.port, s.address);
+    let armed = false;
     const arm = (): void => {
-      if (timer) clearTimeout(timer);
-      timer = setTimeout(onTimeout, s.timeoutMs);
+      // refresh() restarts the same timer: cheaper than a new one per packet.
+      if (timer) timer.refresh();
+      else timer = setTimeout(onTimeout, s.timeoutMs);
+      armed = true;
+    };
+    const disarm = (): void => {
+      armed = false;
     };
     const x: Exchange = {
       send(packet) {
@@ -306,7 +312,7 @@ function converse<T>(
         arm();
       },
       sendOnly(packet) {
-        if (timer) clearTimeout(timer);
+        disarm();
         raw(packet);
       },
       resendLast() {
@@ -321,7 +327,7 @@ function converse<T>(
       },
     };
     function onTimeout(): void {
-      if (settled) return;
+      if (settled || !armed) return;
       if (left > 0) {
         left -= 1;
         retransmissions += 1;

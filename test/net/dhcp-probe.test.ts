@@ -147,14 +147,18 @@ describe('interfaceIPv4', () => {
   it('names the interfaces that exist when the name is unknown', () => {
     const err = (() => {
       try {
-        interfaceIPv4('eth9', ifs);
+        interfaceIPv4('eth9', ifs, () => false);
       } catch (e) {
         return e as UsageError;
       }
     })();
     expect(err).toBeInstanceOf(UsageError);
     expect(err!.message).toBe('network interface "eth9" does not exist');
-    expect(err!.hint).toBe('interfaces here: eth0, lo, ptp, wg0');
+    expect(err!.hint).toBe('interfaces that are up: eth0, lo, ptp, wg0');
+  });
+
+  it('says when the interface exists but is down (Node does not list it)', () => {
+    expect(() => interfaceIPv4('eth1', ifs, (n) => n === 'eth1')).toThrow('network interface "eth1" is down (not up, or no carrier)');
   });
 
   it('refuses an interface without IPv4, or without a broadcast address', () => {
@@ -162,7 +166,14 @@ describe('interfaceIPv4', () => {
     expect(() => interfaceIPv4('ptp', ifs)).toThrow(/10\.9\.9\.1\/32, which has no broadcast address/);
   });
 
+  it('checks /sys/class/net by default without letting a name walk out of it', () => {
+    expect(() => interfaceIPv4('lo', {})).toThrow('network interface "lo" is down (not up, or no carrier)');
+    for (const name of ['../../../etc', '..', 'pinet-no-such0', '']) {
+      expect(() => interfaceIPv4(name, {}), name).toThrow(`network interface ${JSON.stringify(name)} does not exist`);
+    }
+  });
+
   it('quotes hostile names instead of echoing them raw', () => {
-    expect(() => interfaceIPv4('eth0\n$(id)', ifs)).toThrow('network interface "eth0\\n$(id)" does not exist');
+    expect(() => interfaceIPv4('eth0\n$(id)', ifs, () => false)).toThrow('network interface "eth0\\n$(id)" does not exist');
   });
 });
