@@ -18,9 +18,12 @@
  * 0.0.0.0:68) receives from any interface; only replies with our xid and
  * MAC count, so a reply meant for another client is never reported.
  *
- * The socket is opened with SO_REUSEADDR, so the probe works next to a DHCP
- * client that also holds port 68 with that option (dhclient, NetworkManager
- * use raw sockets and do not conflict).
+ * Run on the boot server itself, the probe also sees the local dnsmasq: the
+ * kernel loops a sent broadcast back to local listeners on that interface.
+ *
+ * The socket is opened with SO_REUSEADDR, so it can share port 68 with other
+ * sockets that set it too (broadcast replies reach every one of them); if a
+ * program holds the port exclusively, the probe fails with a clear error.
  */
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';

@@ -130,6 +130,18 @@ describeAsRoot('real dnsmasq answers a Pi-like PXE DISCOVER', () => {
     expect(a.tftpServer).toBe('10.251.1.1');
   });
 
+  it('is seen by a probe run on the boot server itself (doctor runs there)', async () => {
+    const config = await renderDnsmasqConfig({ subnet: '10.251.1.0/24', tftpRoot });
+    const dnsmasq = await startDnsmasq(lab, srv, config);
+    try {
+      const probe = await runIn<Probe>(srv, runner, { cmd: 'dhcp-iface', iface: 'lan0', mac: PI_MAC, timeoutMs: 1500 });
+      expect(probe.thrown).toBeUndefined();
+      expect(probe.answers.map((a) => [a.serverId, a.hasRaspberryPiBootMenu])).toEqual([['10.251.1.1', true]]);
+    } finally {
+      await dnsmasq.stop();
+    }
+  });
+
   it('cannot reach the LAN through 255.255.255.255 without a default route (why the probe uses the directed broadcast)', async () => {
     const probe = await runIn<Probe>(cli, runner, { cmd: 'dhcp', sendTo: '255.255.255.255', mac: PI_MAC, timeoutMs: 500 });
     expect(probe.thrown?.message).toMatch(/cannot send the DHCP DISCOVER to 255\.255\.255\.255:67: .*ENETUNREACH/);
