@@ -441,7 +441,6 @@ export async function tftpGet(options: TftpGetOptions): Promise<TftpGetResult> {
   let oacked = false;
   let blocks = 0; // DATA blocks received in order
   let expected = 1;
-  let started = 0;
 
   const start = performance.now();
   const promise = converse<TftpGetResult>(s, rrq, (packet, x, done, fail) => {
@@ -500,7 +499,6 @@ export async function tftpGet(options: TftpGetOptions): Promise<TftpGetResult> {
           broke(`the file is larger than the limit of ${maxBytes} bytes`, TFTP_ERROR_CODE.NOT_DEFINED);
           return;
         }
-        if (started === 0) started = performance.now();
         hash.update(data);
         if (options.onData) {
           try {
