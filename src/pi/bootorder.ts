@@ -14,6 +14,10 @@
  * `0xf241` is `[1, 4, 2, 15]`. Leading zero nibbles carry no mode (0xf241 and
  * 0x0000f241 are the same number).
  *
+ * The bootloader maps undocumented modes to SD (rpi-eeprom release notes,
+ * 2020-05-28). On the Pi 5, `set_reboot_order` in config.txt can override
+ * BOOT_ORDER for one reboot.
+ *
  * Values must be written with `0x`: pinet refuses `f241`, because a number
  * without the prefix may be read as decimal by the bootloader's config parser
  * (its documentation only ever shows 0x values).
@@ -23,6 +27,8 @@ import { finding, type Finding } from './finding.js';
 import { showValue } from './text.js';
 
 export const NETWORK = 0x2;
+/** What a Pi 4 uses when its config has no BOOT_ORDER line ("default if BOOT_ORDER is empty"). */
+export const PI4_DEFAULT_BOOT_ORDER = '0xf41';
 export const STOP = 0xe;
 export const RESTART = 0xf;
 
@@ -178,7 +184,9 @@ export function validateBootOrder(order: BootOrder, board: BoardHint = {}): Find
   const text = formatBootOrder(order);
   const unknown = order.modes.filter((m) => MODES[m] === undefined);
   for (const m of [...new Set(unknown)]) {
-    out.push(finding('fail', 'bootorder.unknown-mode', `${text}: 0x${m.toString(16)} is not a boot mode (known: 0-7, e, f)`, 'remove it'));
+    out.push(
+      finding('fail', 'bootorder.unknown-mode', `${text}: 0x${m.toString(16)} is not a documented boot mode (known: 0-7, e, f); the bootloader treats it as SD (1)`, 'remove it or use the mode you mean'),
+    );
   }
   const reach = reachableModes(order);
   if (reach.length < order.modes.length) {

@@ -105,6 +105,7 @@ export interface NfsSource {
  * or control characters anywhere.
  */
 export function parseNfsSource(spec: string): { ok: true; value: NfsSource } | { ok: false; error: string } {
+  if (spec.length > 1024) return { ok: false, error: `NFS location is ${spec.length} characters long (at most 1024)` };
   const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\/[A-Za-z0-9._~+@%,=\/-]*)$/.exec(spec);
   if (!m) {
     return {
@@ -121,6 +122,7 @@ export function parseNfsSource(spec: string): { ok: true; value: NfsSource } | {
 
 /** A TFTP directory name as used under the export: `bf9fed6f`, `dc-a6-32-01-36-c2`, `racks/r1`. */
 export function validateExportDir(dir: string): string | undefined {
+  if (dir.length > 255) return `directory name is ${dir.length} characters long (at most 255)`;
   if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(dir) || dir.split('/').some((s) => s === '.' || s === '..')) {
     return `directory name ${showValue(dir)} is not a plain relative path (letters, digits, '.', '_', '-', '/')`;
   }
@@ -128,6 +130,7 @@ export function validateExportDir(dir: string): string | undefined {
 }
 
 function validateOptions(options: string): string | undefined {
+  if (options.length > 1024) return `mount options are ${options.length} characters long (at most 1024)`;
   if (!/^[A-Za-z0-9_.=:+\/@-]+(,[A-Za-z0-9_.=:+\/@-]+)*$/.test(options)) {
     return `mount options ${showValue(options)} are not a comma-separated list of plain options (no spaces, quotes or shell characters)`;
   }
