@@ -63,13 +63,19 @@ function checkWord(word: string): string | undefined {
   return undefined;
 }
 
+/** Longer lines are refused outright; the kernel keeps 2048 bytes on arm64, 1024 on 32-bit arm. */
+export const CMDLINE_MAX = 4096;
+const CMDLINE_WARN = 1024;
+
 /** Back to cmdline.txt: one line, words joined by single spaces, a trailing newline. */
 export function serializeCmdline(words: readonly string[]): { ok: true; text: string } | { ok: false; error: string } {
   for (const w of words) {
     const bad = checkWord(w);
-    if (bad) return { ok: false, error: `cannot write cmdline.txt: ${bad}` };
+    if (bad) return { ok: false, error: `cannot write cmdline.txt: ${bad.length > 200 ? bad.slice(0, 200) + '…' : bad}` };
   }
-  return { ok: true, text: words.join(' ') + '\n' };
+  const text = words.join(' ') + '\n';
+  if (text.length > CMDLINE_MAX) return { ok: false, error: `cannot write cmdline.txt: the line would be ${text.length - 1} characters (at most ${CMDLINE_MAX})` };
+  return { ok: true, text };
 }
 
 /** The key of a word: `root` for `root=/dev/nfs`, the word itself for flags like `rw`. */
@@ -200,7 +206,7 @@ export function setNfsRoot(words: readonly string[], server: string, path: strin
       hint: "the initramfs mounts the root with klibc's nfsmount, which cannot resolve host names: give the server's IP address",
     };
   }
-  if (!NFS_PATH.test(path) || path.split('/').some((s) => s === '..')) {
+  if (path.length > 1024 || !NFS_PATH.test(path) || path.split('/').some((s) => s === '..')) {
     return { ok: false, error: `NFS root path ${showValue(path)} is not a plain absolute path (no spaces, commas, colons or shell characters)` };
   }
   const owned = new Set(['root', 'rootfstype', 'nfsroot', 'ip', 'boot', 'rbdroot', 'ro', 'rw']);
@@ -225,8 +231,9 @@ export interface RbdTarget {
 export function setRbdRoot(words: readonly string[], target: RbdTarget): WordsEdit {
   const mons = typeof target.mons === 'string' ? target.mons.split(',').filter(Boolean) : [...target.mons];
   if (mons.length === 0) return { ok: false, error: 'RBD root needs at least one Ceph monitor address' };
+  if (mons.length > 16) return { ok: false, error: `RBD root: ${mons.length} monitor addresses are more than a command line should carry (at most 16)` };
   for (const m of mons) {
-    if (!isIPv4(m) && !/^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(m)) {
+    if (m.length > 253 || (!isIPv4(m) && !/^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(m))) {
       return { ok: false, error: `Ceph monitor ${showValue(m)} is not an IPv4 address or host name (ports cannot be given: the rbdroot fields are colon-separated)` };
     }
   }
@@ -237,6 +244,7 @@ export function setRbdRoot(words: readonly string[], target: RbdTarget): WordsEd
     ['RBD image', target.image, /^[A-Za-z0-9._-]+(@[A-Za-z0-9._-]+)?$/],
   ];
   for (const [what, value, re] of fields) {
+    if (value.length > 256) return { ok: false, error: `${what} is ${value.length} characters long (at most 256)` };
     if (!re.test(value)) return { ok: false, error: `${what} ${showValue(value)} has characters rbdroot cannot carry (allowed: letters, digits, . _ -${what === 'Ceph key' ? ', base64' : ''})` };
   }
   const rbd = `rbdroot=${mons.join(',')}:${target.user}:${target.key}:${target.pool}:${target.image}`;
@@ -341,6 +349,10 @@ export function checkCmdline(words: readonly string[], expected?: RootMethod): F
     }
   }
 
+  const length = words.join(' ').length;
+  if (length > CMDLINE_WARN) {
+    out.push(finding('warn', 'cmdline.long', `cmdline.txt is ${length} characters; with what the firmware adds it may exceed the kernel's limit (1024 on 32-bit, 2048 on 64-bit kernels)`, 'drop words you do not need'));
+  }
   if (words.includes('ro') && words.includes('rw')) {
     out.push(finding('info', 'cmdline.ro-rw', `both ro and rw are present; the last (${info.mode}) counts`));
   }
