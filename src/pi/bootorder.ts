@@ -191,7 +191,7 @@ export function validateBootOrder(order: BootOrder, board: BoardHint = {}): Find
   const reach = reachableModes(order);
   if (reach.length < order.modes.length) {
     out.push(finding('warn', 'bootorder.unreachable', `${text}: modes after ${MODES[reach[reach.length - 1]!]!.name} are never tried`, 'move them before it or drop them'));
-  } else if (order.modes.length > 0) {
+  } else if (order.modes.length > 0 && !order.modes.some((m) => m === RESTART || m === STOP)) {
     out.push(finding('info', 'bootorder.no-end', `${text} ends without RESTART (f) or STOP (e): what the bootloader does after the last mode is not documented`, 'end the order with f'));
   }
   const rpibootAt = reach.indexOf(0x3);
