@@ -32,7 +32,7 @@
  * pinet has not verified Pi 5 netboot, so such results carry `untested`.
  */
 
-import { allValues, effectiveValue, evaluateConfigTxt, isSafeBootPath, type ConfigEvaluation, type EvaluatedLine } from './config-txt.js';
+import { CONFIG_LINE_LIMIT, allValues, effectiveValue, evaluateConfigTxt, isSafeBootPath, type ConfigEvaluation, type EvaluatedLine } from './config-txt.js';
 import type { Board } from './revision.js';
 
 export interface BootFile {
@@ -223,7 +223,7 @@ export function bootFiles(configText: string, board: BoardInput, opts: BootFiles
   }
   add(files, `${overlayDir}overlay_map.dtb`, true, 'the firmware maps overlay names for this SoC with it');
   const overlayLines: EvaluatedLine[] = [...allValues(ev, 'dtoverlay'), ...allValues(ev, 'device_tree_overlay')].sort(
-    (a, b) => ev.lines.indexOf(a) - ev.lines.indexOf(b),
+    (a, b) => a.order - b.order,
   );
   for (const l of overlayLines) {
     const name = (l.line.value ?? '').split(',')[0]!.trim();
@@ -236,8 +236,9 @@ export function bootFiles(configText: string, board: BoardInput, opts: BootFiles
     const mapped = file === name ? '' : `, loaded as ${file} (overlay_map.dtb, ${family === 'pi4' ? 'BCM2711' : 'BCM2712'})`;
     add(files, `${overlayDir}${file}.dtbo`, l.applies === 'yes', `dtoverlay=${l.line.value} (${at({ file: l.file, line: l.line.number })})${mapped}`, l.applies === 'maybe');
   }
-  for (const key of ['camera_auto_detect', 'display_auto_detect']) {
-    if (setting(key).value === '1') notes.push(`${key}=1: the firmware also loads overlays for cameras/displays it detects`);
+  const autoDetect = ['camera_auto_detect', 'display_auto_detect'].filter((key) => setting(key).value === '1');
+  if (autoDetect.length > 0) {
+    notes.push(`${autoDetect.map((k) => `${k}=1`).join(', ')}: the firmware also loads overlays for the cameras or displays it detects`);
   }
 
   // Command line.
@@ -306,10 +307,10 @@ export function bootFiles(configText: string, board: BoardInput, opts: BootFiles
   }
 
   if (family === 'pi5') {
-    notes.push(`${board.name}: Pi 5 family netboot differs from the Pi 4 (no start*.elf) and is untested by pinet`);
+    notes.push(`${board.name}: network boot on the Pi 5 family differs from the Pi 4 (no start*.elf) and is untested by pinet`);
   }
   if (ev.undecided.length > 0) notes.push(`filters pinet cannot decide: [${ev.undecided.join('] [')}]; lines under them may or may not apply`);
-  for (const l of ev.longLines) notes.push(`${l.file} line ${l.line} is longer than ${98} characters: the firmware cuts it`);
+  for (const l of ev.longLines) notes.push(`${l.file} line ${l.line} is longer than ${CONFIG_LINE_LIMIT} characters: the firmware cuts it`);
 
   return { ok: true, files, optional, notes, untested: family === 'pi5', missingIncludes, errors, undecided: ev.undecided, evaluation: ev };
 }

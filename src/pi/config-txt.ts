@@ -82,6 +82,8 @@ export interface EvalContext {
 }
 
 export interface EvaluatedLine {
+  /** Position in the order the firmware reads lines (across includes). */
+  order: number;
   /** `config.txt` or the name of the included file the line comes from. */
   file: string;
   line: ConfigLine;
@@ -162,6 +164,14 @@ export function evaluateConfigTxt(text: string, ctx: EvalContext): ConfigEvaluat
   const state: FilterState = { active: new Map(), none: false };
   const undecided = new Set<string>();
 
+  // The applicability and conditions only change at section lines.
+  let applies: Applies = 'yes';
+  let conditions: string[] = [];
+  const recompute = (): void => {
+    applies = combine(state);
+    conditions = [...(state.none ? ['none'] : []), ...[...state.active.values()].map(([t]) => t)];
+  };
+
   const walk = (fileText: string, file: string, stack: string[]): void => {
     for (const line of parseConfigTxt(fileText)) {
       if (line.text.length > CONFIG_LINE_LIMIT && line.kind !== 'comment') out.longLines.push({ file, line: line.number });
@@ -175,12 +185,11 @@ export function evaluateConfigTxt(text: string, ctx: EvalContext): ConfigEvaluat
           state.active.set(j.type, [line.filter!, j.applies]);
           if (j.applies === 'maybe') undecided.add(line.filter!);
         }
+        recompute();
         continue;
       }
       if (line.kind !== 'setting' && line.kind !== 'initramfs' && line.kind !== 'include') continue;
-      const applies = combine(state);
-      const conditions = [...(state.none ? ['none'] : []), ...[...state.active.values()].map(([t]) => t)];
-      out.lines.push({ file, line, applies, conditions });
+      out.lines.push({ order: out.lines.length, file, line, applies, conditions });
       if (line.kind !== 'include' || applies === 'no') continue;
 
       const name = line.include!;
@@ -216,12 +225,28 @@ export interface EffectiveValue {
   maybe: { value: string; file: string; line: number; conditions: string[] }[];
 }
 
+const byKeyCache = new WeakMap<ConfigEvaluation, Map<string, EvaluatedLine[]>>();
+
+/** The applicable (yes/maybe) setting lines of an evaluation, grouped by key, in order. */
+function linesByKey(ev: ConfigEvaluation): Map<string, EvaluatedLine[]> {
+  let map = byKeyCache.get(ev);
+  if (map === undefined) {
+    map = new Map();
+    for (const l of ev.lines) {
+      if (l.line.kind !== 'setting' || l.applies === 'no') continue;
+      const list = map.get(l.line.key!);
+      if (list) list.push(l);
+      else map.set(l.line.key!, [l]);
+    }
+    byKeyCache.set(ev, map);
+  }
+  return map;
+}
+
 /** The value of a setting for this board: last applicable line wins. */
 export function effectiveValue(ev: ConfigEvaluation, key: string): EffectiveValue {
-  const k = key.toLowerCase();
   const out: EffectiveValue = { maybe: [] };
-  for (const l of ev.lines) {
-    if (l.line.kind !== 'setting' || l.line.key !== k || l.applies === 'no') continue;
+  for (const l of linesByKey(ev).get(key.toLowerCase()) ?? []) {
     if (l.applies === 'yes') {
       out.value = l.line.value!;
       out.from = { file: l.file, line: l.line.number };
@@ -233,6 +258,5 @@ export function effectiveValue(ev: ConfigEvaluation, key: string): EffectiveValu
 
 /** Every applicable line of a repeatable setting (dtoverlay, dtparam), in order. */
 export function allValues(ev: ConfigEvaluation, key: string): EvaluatedLine[] {
-  const k = key.toLowerCase();
-  return ev.lines.filter((l) => l.line.kind === 'setting' && l.line.key === k && l.applies !== 'no');
+  return [...(linesByKey(ev).get(key.toLowerCase()) ?? [])];
 }

@@ -91,7 +91,7 @@ export function eepromUpdatesEnabled(board: Pick<Board, 'name' | 'type' | 'eepro
   if (flag === undefined && defaults.complexLines.length > 0) {
     return {
       updatesEnabled: 'unknown',
-      reason: `/etc/default/rpi-eeprom-update has shell code pinet does not evaluate (lines ${defaults.complexLines.join(', ')}); on ${board.name} updates are off unless it sets CM4_ENABLE_RPI_EEPROM_UPDATE=1`,
+      reason: `/etc/default/rpi-eeprom-update has shell code pinet does not evaluate (line${defaults.complexLines.length > 1 ? 's' : ''} ${defaults.complexLines.join(', ')}); on ${board.name} updates are off unless it sets CM4_ENABLE_RPI_EEPROM_UPDATE=1`,
       hint: CM4_HINT,
     };
   }
