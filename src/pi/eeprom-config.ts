@@ -11,7 +11,12 @@
  * The parse keeps every line with its ending, so an unchanged config
  * serialises back byte for byte, and `setKey` changes only the line(s) it
  * must. A new key goes into the last `[all]` section (not simply at the end of
- * the file, which may be inside `[pi4]` or `[gpio…]`).
+ * the file, which may be inside `[pi4]` or `[gpio…]`). Lines before any
+ * section are meant to apply to every boot too, but Raspberry Pi's own configs
+ * always start with `[all]`, and a 2025 bootloader fix ("without an [all]
+ * section the new expression filter might default to false", firmware-2712
+ * release notes 2025-03-10) shows that relying on them has bitten before; so a
+ * new `[all]` section is appended when the config has neither.
  *
  * Also here: the directory a Pi asks for over TFTP, from TFTP_PREFIX
  * (0 serial, 1 TFTP_PREFIX_STR, 2 MAC as `dc-a6-32-01-36-c2`).
@@ -260,4 +265,15 @@ export function tftpDirectory(input: TftpDirInput): TftpDirResult {
     return { ok: true, mode, prefix: `${dir}/`, dir, why: 'TFTP_PREFIX=2: the MAC address', notes };
   }
   return { ok: false, known: false, reason: `TFTP_PREFIX=${raw} is not 0, 1 or 2` };
+}
+
+/**
+ * What a directory name in the export looks like to the bootloader: an 8-digit
+ * serial (`bf9fed6f`, TFTP_PREFIX=0), a MAC (`dc-a6-32-01-36-c2`,
+ * TFTP_PREFIX=2), or something else (only TFTP_PREFIX=1 can ask for it).
+ */
+export function classifyTftpDirName(name: string): 'serial' | 'mac' | 'other' {
+  if (/^[0-9a-f]{8}$/.test(name)) return 'serial';
+  if (/^([0-9a-f]{2}-){5}[0-9a-f]{2}$/.test(name)) return 'mac';
+  return 'other';
 }

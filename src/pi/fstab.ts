@@ -196,6 +196,20 @@ export function setBootNfs(text: string, target: BootNfsTarget): FstabEdit {
   const above = index > 0 ? lines[index - 1] : undefined;
   const out: Line[] = lines.map(({ text: t, eol }) => ({ text: t, eol }));
 
+  const wantedSource = nfsSourceFor(nfs.value, target.dir);
+  const e = boot.entry;
+  if (
+    !(above !== undefined && above.text.startsWith(FSTAB_MARKER)) &&
+    e.fstype === 'nfs' &&
+    normaliseSource(e.source) === normaliseSource(wantedSource) &&
+    e.options.join(',') === options &&
+    (e.freq ?? '0') === '0' &&
+    (e.passno ?? '0') === '0'
+  ) {
+    // Already mounted the way we want (set up by hand, as in the article): nothing to do.
+    return { ok: true, text, changed: false, mountpoint: boot.mountpoint, lineNumber: boot.line.number, before: boot.line.text, after: boot.line.text, original: boot.line.text };
+  }
+
   let original: string;
   if (above !== undefined && above.text.startsWith(FSTAB_MARKER)) {
     original = above.text.slice(FSTAB_MARKER.length);

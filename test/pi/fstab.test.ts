@@ -91,6 +91,14 @@ describe('setBootNfs is idempotent and keeps the original', () => {
     expect(back.ok && back.text).toBe(crlf);
   });
 
+  it("an fstab already set up by hand the article's way is left alone", () => {
+    const manual = `LABEL=writable / ext4 defaults 0 1\n${articleLine}\n`;
+    expect(edit(manual)).toMatchObject({ changed: false, text: manual });
+    const other = edit(manual, { ...target, dir: 'deadbeef' });
+    expect(other.changed).toBe(true);
+    expect(other.original).toBe(articleLine);
+  });
+
   it('rollback of a file pinet never touched is a no-op', () => {
     const r = restoreBootLine(before);
     expect(r).toEqual({ ok: true, text: before, changed: false, restored: [] });

@@ -6,6 +6,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bootFiles } from '../../src/pi/boot-files.js';
+import { currentBootOrder, editBootOrder } from '../../src/pi/boot-order-config.js';
+import { interpretPi } from '../../src/pi/facts.js';
 import { ensureNetwork, explainBootOrder, parseBootOrder, resolveBootOrder, validateBootOrder } from '../../src/pi/bootorder.js';
 import { checkCmdline, describeCmdline, parseCmdline, serializeCmdline, setNfsRoot, setRbdRoot } from '../../src/pi/cmdline.js';
 import { evaluateConfigTxt, parseConfigTxt } from '../../src/pi/config-txt.js';
@@ -98,6 +100,20 @@ describe('never throws', () => {
     setKey(c, 'BOOT_ORDER', t);
     setKey(c, t, '0xf241');
     tftpDirectory({ config: c, serialDir: t, mac: t });
+  });
+  total('BOOT_ORDER in the bootloader config', (s, t) => {
+    for (const family of ['pi4', 'pi5', 'older', undefined] as const) {
+      currentBootOrder(s, family);
+      editBootOrder(s, family);
+      editBootOrder(s, family, { order: t, force: t.length % 2 === 0 });
+    }
+  });
+  total('interpretPi', (s, t) => {
+    interpretPi({
+      cpuinfo: s, serialNumber: t, model: t, otpDump: s, osRelease: s, fstab: s, mounts: t, eepromConfig: s,
+      eepromUpdateDefaults: t, bootFileNames: t.split('\n'), configTxt: s, cmdlineTxt: t, includes: { [t]: s }, mac: t,
+    });
+    interpretPi({ cpuinfo: `Revision\t: c03114\nSerial\t: 10000000bf9fed6f\n${s}`, configTxt: s, eepromConfig: t, fstab: t, cmdlineTxt: s });
   });
   total('rpi-eeprom-update', (s, t) => {
     parseEepromUpdateDefaults(s);
