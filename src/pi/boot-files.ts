@@ -34,6 +34,7 @@
 
 import { CONFIG_LINE_LIMIT, allValues, effectiveValue, evaluateConfigTxt, isSafeBootPath, type ConfigEvaluation, type EvaluatedLine } from './config-txt.js';
 import type { Board } from './revision.js';
+import { lookup } from './text.js';
 
 export interface BootFile {
   /** Path relative to the Pi's TFTP directory. */
@@ -109,8 +110,8 @@ const PLATFORM_NAMES: Record<'pi4' | 'pi5', Record<string, string>> = {
 
 /** The `.dtbo` name the firmware loads for `dtoverlay=<name>` on this SoC. */
 export function overlayFileName(name: string, family: 'pi4' | 'pi5'): string {
-  const renamed = RENAMED[name] ?? name;
-  return PLATFORM_NAMES[family][renamed] ?? renamed;
+  const renamed = lookup(RENAMED, name) ?? name;
+  return lookup(PLATFORM_NAMES[family], renamed) ?? renamed;
 }
 
 const AUTO_INITRAMFS: Record<string, string> = {
@@ -285,7 +286,7 @@ export function bootFiles(configText: string, board: BoardInput, opts: BootFiles
   }
   if (initramfs) for (const f of initramfs.files) add(files, prefixed(f), true, initramfs.why);
   else if (setting('auto_initramfs').value === '1') {
-    const auto = AUTO_INITRAMFS[kernelName.replace(/^.*\//, '')];
+    const auto = lookup(AUTO_INITRAMFS, kernelName.replace(/^.*\//, ''));
     if (auto) add(files, prefixed(auto), false, `auto_initramfs=1 (${setting('auto_initramfs').where}): loaded if present, next to ${kernelName}`);
     else notes.push(`auto_initramfs=1 finds an initramfs only for the standard kernel names, not ${kernelName}`);
   }

@@ -24,7 +24,7 @@
  */
 
 import { finding, type Finding } from './finding.js';
-import { showValue } from './text.js';
+import { lookup, showValue } from './text.js';
 
 export const NETWORK = 0x2;
 /** What a Pi 4 uses when its config has no BOOT_ORDER line ("default if BOOT_ORDER is empty"). */
@@ -237,7 +237,7 @@ export type ResolvedOrder = { ok: true; order: BootOrder; preset?: Preset } | { 
 /** A `--boot-order` value: a preset name or a hex order like 0xf241. */
 export function resolveBootOrder(input: string): ResolvedOrder {
   const key = input.trim().toLowerCase();
-  const p = PRESETS[key];
+  const p = lookup(PRESETS, key);
   if (p !== undefined) return { ok: true, order: { modes: [...p.order.modes] }, preset: p };
   const parsed = parseBootOrder(input);
   if (parsed.ok) return parsed;

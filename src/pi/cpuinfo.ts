@@ -9,7 +9,7 @@
  * `vcgencmd otp_dump` (row 28 holds the 32-bit serial) are the fallbacks.
  */
 
-import { showValue } from './text.js';
+import { emptyRecord, showValue } from './text.js';
 
 export interface Cpuinfo {
   serial?: string;
@@ -22,7 +22,7 @@ export interface Cpuinfo {
 
 /** Parse /proc/cpuinfo text. Never throws; missing keys are simply absent. */
 export function parseCpuinfo(text: string): Cpuinfo {
-  const fields: Record<string, string> = {};
+  const fields = emptyRecord<string>();
   for (const raw of text.split('\n')) {
     const line = raw.replace(/\r$/, '');
     const colon = line.indexOf(':');

@@ -22,7 +22,7 @@
  * (0 serial, 1 TFTP_PREFIX_STR, 2 MAC as `dc-a6-32-01-36-c2`).
  */
 
-import { dominantEol, joinLines, showValue, splitLines, type Line } from './text.js';
+import { dominantEol, emptyRecord, joinLines, showValue, splitLines, type Line } from './text.js';
 
 /** rpi-eeprom-config refuses configs larger than this (4 KiB sector minus the file header). */
 export const EEPROM_CONFIG_MAX_BYTES = 4076;
@@ -99,7 +99,7 @@ export function getKey(config: EepromConfig, key: string): KeyLookup {
 
 /** Every unconditional KEY=value, last one winning: the plain view of the config. */
 export function unconditionalSettings(config: EepromConfig): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = emptyRecord<string>();
   for (const l of config.lines) if (l.kind === 'setting' && l.unconditional) out[l.key!] = l.value!;
   return out;
 }

@@ -25,7 +25,7 @@
  */
 
 import type { Board } from './revision.js';
-import { showValue } from './text.js';
+import { emptyRecord, showValue } from './text.js';
 
 export interface DefaultsFile {
   /** Plain `KEY=value` assignments, quotes removed. */
@@ -36,7 +36,7 @@ export interface DefaultsFile {
 
 /** Parse /etc/default/rpi-eeprom-update (shell assignments; anything else is listed, not run). */
 export function parseEepromUpdateDefaults(text: string): DefaultsFile {
-  const vars: Record<string, string> = {};
+  const vars = emptyRecord<string>();
   const complexLines: number[] = [];
   text.split('\n').forEach((raw, i) => {
     const line = raw.replace(/\r$/, '').trim();

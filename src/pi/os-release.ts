@@ -12,6 +12,8 @@
  * which only Raspberry Pi OS images carry.
  */
 
+import { emptyRecord } from './text.js';
+
 export interface OsRelease {
   fields: Record<string, string>;
   id?: string;
@@ -25,7 +27,7 @@ export interface OsRelease {
 
 /** Parse os-release text. Never throws; malformed lines are listed in `badLines`. */
 export function parseOsRelease(text: string): OsRelease {
-  const fields: Record<string, string> = {};
+  const fields = emptyRecord<string>();
   const badLines: number[] = [];
   const lines = text.split('\n');
   lines.forEach((raw, i) => {

@@ -10,6 +10,16 @@
 
 export type Eol = '' | '\n' | '\r\n';
 
+/** `table[key]` for the table's own keys only: `__proto__` or `constructor` in a Pi's file must not reach Object.prototype. */
+export function lookup<T>(table: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
+/** An empty record without a prototype, for keys that come from a Pi's files. */
+export function emptyRecord<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
 export interface Line {
   /** The line without its ending. A lone '\r' inside a line stays here. */
   text: string;

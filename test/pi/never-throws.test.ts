@@ -45,7 +45,7 @@ function total(name: string, fn: (s: string, t: string) => unknown): void {
       fc.property(text, text, (s, t) => {
         fn(s, t);
       }),
-      { numRuns: 300 },
+      { numRuns: Number(process.env.PINET_FC_RUNS ?? 300) },
     );
   });
 }
@@ -124,6 +124,20 @@ describe('never throws', () => {
     parseConfigTxt(s);
     evaluateConfigTxt(s, { board: boards[0]!, serial: t, include: () => t });
     for (const b of boards) bootFiles(s, b, { serial: t, include: (n) => (n.length % 2 ? t : undefined), exists: () => undefined });
+  });
+});
+
+describe('keys that name Object.prototype members', () => {
+  it('are plain names, not prototype lookups', () => {
+    expect(resolveBootOrder('__proto__').ok).toBe(false);
+    expect(resolveBootOrder('constructor').ok).toBe(false);
+    const r = bootFiles('dtoverlay=__proto__\ndtoverlay=constructor\nkernel=__proto__\nauto_initramfs=1\n', boards[0]!);
+    expect(r.ok && r.files.map((f) => f.path)).toEqual(expect.arrayContaining(['overlays/__proto__.dtbo', 'overlays/constructor.dtbo', '__proto__']));
+    const c = parseCpuinfo('__proto__\t: x\nconstructor\t: y\nhasOwnProperty\t: z\n');
+    expect(c.fields.constructor).toBe('y');
+    expect(Object.keys(c.fields)).toEqual(['__proto__', 'constructor', 'hasOwnProperty']);
+    expect(parseOsRelease('constructor=1\n__proto__=2\n').id).toBeUndefined();
+    expect(parseEepromUpdateDefaults('toString=1\n').vars.toString).toBe('1');
   });
 });
 
