@@ -201,11 +201,15 @@ export function dhcpRangeValue(s: DnsmasqSettings): string {
     if (s.range.lease) parts.push(s.range.lease);
     return parts.join(',');
   }
+  // In proxy mode dnsmasq answers every PXE client whose request matches a
+  // proxy range, even when no pxe-service matches (it then sends an empty
+  // offer). Tagging the range itself keeps non-Pi clients from any answer.
+  const tag = s.allClients ? '' : 'tag:rpi,';
   if (s.net) {
     // A CIDR becomes the network address plus its mask: dnsmasq serves proxy DHCP on that subnet.
-    return `${s.net.network},proxy,${s.net.netmask}`;
+    return `${tag}${s.net.network},proxy,${s.net.netmask}`;
   }
-  return `${s.subnet},proxy`;
+  return `${tag}${s.subnet},proxy`;
 }
 
 /** The command line that writes this same file again. */

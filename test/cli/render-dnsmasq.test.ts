@@ -53,7 +53,7 @@ describe('pinet render-dnsmasq', () => {
     expect(first.code).toBe(0);
     expect(first.stderr).toMatch(/wrote /);
     const content = readFileSync(out, 'utf8');
-    expect(content).toContain('dhcp-range=10.86.5.0,proxy,255.255.255.0');
+    expect(content).toContain('dhcp-range=tag:rpi,10.86.5.0,proxy,255.255.255.0');
     expect(content.split('\n')[1]).toContain(`-o ${out}`);
 
     utimesSync(out, new Date(2000, 1, 1), new Date(2000, 1, 1));
@@ -121,12 +121,12 @@ describe('pinet render-dnsmasq', () => {
     writeFileSync(join(d, 'pinet.yaml'), 'export-dir: /srv/netboot\ndnsmasq:\n  subnet: 10.9.0.0/16\n  interface: eth7\n');
     const r = await pinet(['render-dnsmasq'], { cwd: d });
     expect(r.code).toBe(0);
-    expect(directives(r.stdout)).toEqual(expect.arrayContaining(['dhcp-range=10.9.0.0,proxy,255.255.0.0', 'interface=eth7', 'tftp-root=/srv/netboot']));
+    expect(directives(r.stdout)).toEqual(expect.arrayContaining(['dhcp-range=tag:rpi,10.9.0.0,proxy,255.255.0.0', 'interface=eth7', 'tftp-root=/srv/netboot']));
     const f = await pinet(['render-dnsmasq', '--subnet', '10.1.2.0/24'], { cwd: d });
-    expect(directives(f.stdout)).toContain('dhcp-range=10.1.2.0,proxy,255.255.255.0');
+    expect(directives(f.stdout)).toContain('dhcp-range=tag:rpi,10.1.2.0,proxy,255.255.255.0');
     writeFileSync(join(d, 'other.yaml'), 'dnsmasq:\n  subnet: 10.3.0.0/16\n');
     const c = await pinet(['--config', join(d, 'other.yaml'), 'render-dnsmasq'], { cwd: d });
-    expect(directives(c.stdout)).toContain('dhcp-range=10.3.0.0,proxy,255.255.0.0');
+    expect(directives(c.stdout)).toContain('dhcp-range=tag:rpi,10.3.0.0,proxy,255.255.0.0');
   });
 
   it('exits 2 naming the key and line of a broken config', async () => {
@@ -145,7 +145,7 @@ describe('pinet render-dnsmasq', () => {
     writeFileSync(join(d, 't.mustache'), '# mine\ndhcp-range={{dhcpRange}}\ntftp-root={{tftpRoot}}\npxe-service={{pxeService}}\n');
     const r = await pinet(['render-dnsmasq', '--subnet', '10.86.5.0/24', '--template', join(d, 't.mustache')]);
     expect(r.code).toBe(0);
-    expect(directives(r.stdout)).toEqual(['dhcp-range=10.86.5.0,proxy,255.255.255.0', 'tftp-root=/mnt/netboot', 'pxe-service=tag:rpi,0,"Raspberry Pi Boot"']);
+    expect(directives(r.stdout)).toEqual(['dhcp-range=tag:rpi,10.86.5.0,proxy,255.255.255.0', 'tftp-root=/mnt/netboot', 'pxe-service=tag:rpi,0,"Raspberry Pi Boot"']);
   });
 });
 
@@ -212,6 +212,6 @@ describeAsRoot('pinet render-dnsmasq subnet detection (network namespace)', () =
   it("uses the default route interface's network", () => {
     sh(`ip -n ${ns} route add default via 10.251.200.1 dev d0`);
     const out = inNs(['render-dnsmasq']);
-    expect(out).toContain('dhcp-range=10.251.200.0,proxy,255.255.255.0');
+    expect(out).toContain('dhcp-range=tag:rpi,10.251.200.0,proxy,255.255.255.0');
   });
 });

@@ -62,8 +62,9 @@ describe('render-dnsmasq --minimal', () => {
 
 describe('render-dnsmasq default config', () => {
   it('is a proxy on the CIDR network, with the netmask', () => {
-    expect(directives(render())).toContain('dhcp-range=10.86.5.0,proxy,255.255.255.0');
-    expect(directives(render({ subnet: flag('10.86.5.77/24', '--subnet') }))).toContain('dhcp-range=10.86.5.0,proxy,255.255.255.0');
+    expect(directives(render())).toContain('dhcp-range=tag:rpi,10.86.5.0,proxy,255.255.255.0');
+    expect(directives(render({ allClients: true }))).toContain('dhcp-range=10.86.5.0,proxy,255.255.255.0');
+    expect(directives(render({ subnet: flag('10.86.5.77/24', '--subnet') }))).toContain('dhcp-range=tag:rpi,10.86.5.0,proxy,255.255.255.0');
   });
 
   it('tags Raspberry Pis by MAC prefix and offers the menu only to them', () => {
@@ -154,7 +155,7 @@ describe('user templates', () => {
   it('get the same values, unescaped', () => {
     const s = validateDnsmasqSettings(input({ interface: flag('eth0', '--interface') }));
     const out = renderTemplate('{{dhcpRange}}|{{tftpRoot}}|{{interface}}|{{pxeService}}|{{#tagged}}T{{/tagged}}', templateView(s));
-    expect(out).toBe('10.86.5.0,proxy,255.255.255.0|/mnt/netboot|eth0|tag:rpi,0,"Raspberry Pi Boot"|T\n');
+    expect(out).toBe('tag:rpi,10.86.5.0,proxy,255.255.255.0|/mnt/netboot|eth0|tag:rpi,0,"Raspberry Pi Boot"|T\n');
   });
 
   it('report a broken template as a usage error', () => {

@@ -2,9 +2,9 @@
  * Runs one src/net client call inside a network namespace and prints its
  * result as one JSON line. A Node process cannot change its own namespace,
  * so the integration tests start this with `ip netns exec <ns> node …`
- * (compiled by `buildNetRunner` in ./netns.ts).
+ * with the tsx loader (`node --import tsx netns-runner.ts`).
  *
- *   node netns-runner.js '{"cmd":"dhcp-iface","iface":"eth0","mac":"dc:a6:32:01:02:03","timeoutMs":1500}'
+ *   node --import tsx netns-runner.ts '{"cmd":"dhcp-iface","iface":"eth0","mac":"dc:a6:32:01:02:03","timeoutMs":1500}'
  */
 import { probeDhcp, probeDhcpOnInterface } from '../../../src/net/dhcp.js';
 import { TftpError, tftpGet, tftpProbe, type TftpGetOptions } from '../../../src/net/tftp.js';

@@ -188,30 +188,14 @@ export async function startDnsmasq(lab: Lab, ns: string, config: string, extraAr
   return d;
 }
 
-/**
- * Compile src/net and the runner into a temp dir (the project has no
- * TypeScript loader at runtime); returns the runner's path.
- */
-export async function buildNetRunner(lab: Lab): Promise<string> {
-  const out = await lab.dir('runner');
-  const tsconfig = join(out, 'tsconfig.json');
-  await writeFile(
-    tsconfig,
-    JSON.stringify({
-      extends: join(REPO, 'tsconfig.json'),
-      compilerOptions: { outDir: join(out, 'js'), rootDir: REPO, sourceMap: false, typeRoots: [join(REPO, 'node_modules/@types')] },
-      include: [join(REPO, 'src/net'), join(REPO, 'test/net/helpers/netns-runner.ts')],
-    }),
-  );
-  await mkdir(join(out, 'js'), { recursive: true });
-  await writeFile(join(out, 'js', 'package.json'), '{"type":"module"}\n');
-  await sh(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', tsconfig]);
-  return join(out, 'js', 'test/net/helpers/netns-runner.js');
+/** The runner a namespace runs (TypeScript, started with the tsx loader). */
+export async function buildNetRunner(_lab: Lab): Promise<string> {
+  return join(REPO, 'test/net/helpers/netns-runner.ts');
 }
 
 /** Run one client call in namespace `ns`; returns its parsed JSON result. */
 export async function runIn<T = any>(ns: string, runner: string, request: Record<string, unknown>): Promise<T> {
-  const r = await execa('ip', ['netns', 'exec', ns, process.execPath, runner, JSON.stringify(request)], { reject: false, timeout: 60_000 });
+  const r = await execa('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', runner, JSON.stringify(request)], { cwd: REPO, reject: false, timeout: 60_000 });
   const line = String(r.stdout).trim().split('\n').pop() ?? '';
   try {
     return JSON.parse(line) as T;
