@@ -1,0 +1,383 @@
+/**
+ * Copying a directory tree from a remote host to a local directory, and
+ * listing one with checksums.
+ *
+ * `streamTree` runs, on two channels of the same connection at once, the
+ * remote `find … | tar -cf -` (read by our own tar reader, written to disk
+ * as it arrives) and a listing of every entry with size, mtime and, for
+ * files, SHA-256. After the copy every file's size and checksum (computed
+ * while writing) is compared with the listing; any difference is an error
+ * naming the file. Names may contain anything but NUL and "/"  (spaces,
+ * quotes, newlines): they only ever travel NUL-separated or inside tar
+ * headers, never through a shell line.
+ *
+ * Extraction is careful: no absolute names, no "..", no writing through a
+ * symbolic link (existing files and links are replaced, not followed); file
+ * and symlink mtimes are set as the archive says, directory mtimes and modes
+ * at the end. Modes are kept as they are, or with `modes: 'normalize'` set
+ * to 0644 for files and 0755 for directories. Owners are not copied.
+ */
+import { createHash } from 'node:crypto';
+import { constants as fsc } from 'node:fs';
+import { chmod, link, lstat, lutimes, mkdir, open, symlink, unlink, utimes, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { RemoteError } from './errors.js';
+import { showValue } from './destination.js';
+import type { RemoteHost } from './remote-host.js';
+import { readTar, TarFormatError } from './tar.js';
+
+export interface TreeEntry {
+  /** Relative path with "/" separators; "" is the directory itself. */
+  path: string;
+  type: 'file' | 'directory' | 'symlink' | 'other';
+  size: number;
+  mode: number;
+  /** Seconds since the epoch (fractional). */
+  mtime: number;
+  /** Hex SHA-256 of a file's content. */
+  sha256?: string;
+  /** Target of a symlink. */
+  linkTarget?: string;
+}
+
+export interface ListTreeOptions {
+  /**
+   * Patterns to leave out, as find(1) matches them: a pattern without "/"
+   * matches a name anywhere (`pieeprom.*`), one with "/" a path relative to
+   * the top (`overlays/README`). A matched directory is left out whole.
+   */
+  exclude?: readonly string[];
+  sudo?: boolean;
+  step?: string;
+}
+
+export interface StreamTreeOptions extends ListTreeOptions {
+  /** Called as data arrives: bytes of file content and files completed so far. */
+  onProgress?: (bytes: number, files: number) => void;
+  /** Copy only these relative paths (files, links, directories); the rest is left alone. */
+  only?: readonly string[];
+  /** 'keep' (default) the remote modes, or 'normalize' to 0644 files / 0755 directories. */
+  modes?: 'keep' | 'normalize';
+}
+
+export interface StreamTreeResult {
+  /** Files written. */
+  files: number;
+  /** Bytes of file content written. */
+  bytes: number;
+  /** The verified remote listing (of the whole tree, exclusions applied). */
+  entries: TreeEntry[];
+}
+
+/** Builds find's prune expression from the exclude patterns given as "$@". */
+const FIND_PRELUDE = `
+dir=$1; shift
+cd -- "$dir" || exit 3
+n=$#
+for p do
+  case $p in
+    */*) set -- "$@" -o -path "./$p" ;;
+    *) set -- "$@" -o -name "$p" ;;
+  esac
+done
+shift "$n"
+`;
+
+const LIST_SCRIPT = `${FIND_PRELUDE}
+find . \\( -name '' "$@" \\) -prune -o -printf '%y %s %m %T@\\0%p\\0%l\\0' || exit 4
+printf '\\0'
+find . \\( -name '' "$@" \\) -prune -o -type f -print0 | xargs -0 -r sha256sum -- || exit 5
+`;
+
+const TAR_ALL_SCRIPT = `${FIND_PRELUDE}
+find . \\( -name '' "$@" \\) -prune -o -print0 | tar --null --no-recursion -T - -cf -
+`;
+
+const TAR_LIST_SCRIPT = `
+cd -- "$1" || exit 3
+tar --null --no-recursion -T - -cf -
+`;
+
+function relPath(name: string): string {
+  let p = name.replace(/^\.\//, '').replace(/\/+$/, '');
+  if (p === '.') p = '';
+  return p;
+}
+
+/** Undoes sha256sum's escaping of names with "\\", newline or CR. */
+export function parseSha256Line(line: string): { hash: string; name: string } | undefined {
+  const escaped = line.startsWith('\\');
+  const body = escaped ? line.slice(1) : line;
+  const m = /^([0-9a-f]{64}) [ *](.*)$/s.exec(body);
+  if (!m) return undefined;
+  let name = m[2] ?? '';
+  if (escaped) name = name.replace(/\\(\\|n|r)/g, (_x, c: string) => (c === 'n' ? '\n' : c === 'r' ? '\r' : '\\'));
+  return { hash: m[1] ?? '', name };
+}
+
+/** Parses the output of LIST_SCRIPT. */
+export function parseListing(out: Buffer): TreeEntry[] {
+  const entries = new Map<string, TreeEntry>();
+  let off = 0;
+  for (;;) {
+    const end = out.indexOf(0, off);
+    if (end < 0) throw new Error('truncated listing');
+    if (end === off) {
+      off = end + 1;
+      break; // the empty record between the two sections
+    }
+    const head = out.subarray(off, end).toString('latin1');
+    const pEnd = out.indexOf(0, end + 1);
+    const lEnd = pEnd < 0 ? -1 : out.indexOf(0, pEnd + 1);
+    if (pEnd < 0 || lEnd < 0) throw new Error('truncated listing');
+    const m = /^([a-zA-Z]) ([0-9]+) ([0-7]+) ([0-9.]+)$/.exec(head);
+    if (!m) throw new Error(`unexpected listing record ${JSON.stringify(head)}`);
+    const path = relPath(out.subarray(end + 1, pEnd).toString('utf8'));
+    const y = m[1];
+    const type: TreeEntry['type'] = y === 'f' ? 'file' : y === 'd' ? 'directory' : y === 'l' ? 'symlink' : 'other';
+    const entry: TreeEntry = { path, type, size: Number(m[2]), mode: parseInt(m[3] ?? '0', 8), mtime: Number(m[4]) };
+    if (type === 'symlink') entry.linkTarget = out.subarray(pEnd + 1, lEnd).toString('utf8');
+    if (type !== 'file') entry.size = type === 'symlink' ? entry.size : 0;
+    entries.set(path, entry);
+    off = lEnd + 1;
+  }
+  const rest = out.subarray(off).toString('utf8');
+  for (const line of rest.split('\n')) {
+    if (line === '') continue;
+    const h = parseSha256Line(line);
+    if (!h) throw new Error(`unexpected checksum line ${JSON.stringify(line.slice(0, 100))}`);
+    const e = entries.get(relPath(h.name));
+    if (e) e.sha256 = h.hash;
+  }
+  return [...entries.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+function checkDir(host: RemoteHost, dir: string, step: string): void {
+  if (!dir.startsWith('/') || dir.includes('\0')) {
+    throw new RemoteError('remote-file', host.label, step, `${step}: ${showValue(dir)} is not an absolute path`);
+  }
+}
+
+function checkPatterns(patterns: readonly string[]): void {
+  for (const p of patterns) {
+    if (p === '' || p.includes('\0') || p.startsWith('/')) throw new Error(`bad exclude pattern ${showValue(p)}: give a name or a relative path`);
+  }
+}
+
+/** Lists a remote tree with sizes, modes, mtimes and the SHA-256 of every file. */
+export async function listTree(host: RemoteHost, remoteDir: string, opts: ListTreeOptions = {}): Promise<TreeEntry[]> {
+  const step = opts.step ?? `listing ${remoteDir}`;
+  checkDir(host, remoteDir, step);
+  checkPatterns(opts.exclude ?? []);
+  const r = await host.execScript(LIST_SCRIPT, [remoteDir, ...(opts.exclude ?? [])], {
+    step,
+    sudo: opts.sudo ?? true,
+    encoding: 'buffer',
+    reject: false,
+  });
+  if (r.code !== 0) {
+    const why = r.code === 3 ? 'no such directory' : r.stderr.trim().split('\n').pop() || `status ${r.code}`;
+    throw new RemoteError('remote-file', host.label, step, `cannot list ${remoteDir}: ${why}`);
+  }
+  try {
+    return parseListing(r.stdout);
+  } catch (err) {
+    throw new RemoteError('protocol', host.label, step, `${step}: ${(err as Error).message}`);
+  }
+}
+
+function unsafeName(path: string): boolean {
+  return path.startsWith('/') || path.split('/').some((c) => c === '..' || c === '.');
+}
+
+/** Removes whatever is at `path` unless it is a directory and `keepDir`. */
+async function clearPath(path: string, keepDir: boolean): Promise<'dir' | 'none'> {
+  const st = await lstat(path).catch(() => undefined);
+  if (!st) return 'none';
+  if (st.isDirectory()) {
+    if (keepDir) return 'dir';
+    await rm(path, { recursive: true, force: true });
+    return 'none';
+  }
+  await unlink(path);
+  return 'none';
+}
+
+/**
+ * Copies `remoteDir` on the host into `localDir` (created if missing) and
+ * verifies every file against a listing made at the same time.
+ */
+export async function streamTree(
+  host: RemoteHost,
+  remoteDir: string,
+  localDir: string,
+  opts: StreamTreeOptions = {},
+): Promise<StreamTreeResult> {
+  const step = opts.step ?? `copying ${remoteDir}`;
+  checkDir(host, remoteDir, step);
+  checkPatterns(opts.exclude ?? []);
+  const sudo = opts.sudo ?? true;
+  const only = opts.only?.map(relPath);
+  if (only) {
+    for (const p of only) {
+      if (p === '' || unsafeName(p) || p.includes('\0')) throw new Error(`bad path ${showValue(p)} in "only"`);
+    }
+  }
+  const normalize = opts.modes === 'normalize';
+
+  await mkdir(localDir, { recursive: true });
+  if (only && only.length === 0) return { files: 0, bytes: 0, entries: await listTree(host, remoteDir, { exclude: opts.exclude, sudo, step }) };
+  const listing = listTree(host, remoteDir, { exclude: opts.exclude, sudo, step });
+  listing.catch(() => undefined); // awaited below
+
+  const started = only
+    ? await host.start(['sh', '-c', TAR_LIST_SCRIPT, 'sh', remoteDir], {
+        step,
+        sudo,
+        input: Buffer.from(only.map((p) => `./${p}\0`).join('')),
+      })
+    : await host.start(['sh', '-c', TAR_ALL_SCRIPT, 'sh', remoteDir, ...(opts.exclude ?? [])], { step, sudo });
+
+  const hashes = new Map<string, { size: number; sha256: string }>();
+  const dirs: Array<{ path: string; mode: number; mtime: number }> = [];
+  const symlinks = new Set<string>();
+  const verifiedDirs = new Set<string>(['']);
+  let bytes = 0;
+  let fileCount = 0;
+
+  // Makes sure every parent of `rel` is a real directory we may write into.
+  const ensureParents = async (rel: string): Promise<void> => {
+    const parts = rel.split('/');
+    let cur = '';
+    for (let i = 0; i < parts.length - 1; i++) {
+      cur = cur === '' ? (parts[i] as string) : `${cur}/${parts[i]}`;
+      if (verifiedDirs.has(cur)) continue;
+      if (symlinks.has(cur)) throw new Error(`${showValue(rel)} would be written through the symbolic link ${showValue(cur)}`);
+      const abs = join(localDir, cur);
+      const st = await lstat(abs).catch(() => undefined);
+      if (!st) await mkdir(abs, { mode: 0o755 });
+      else if (!st.isDirectory()) {
+        await unlink(abs);
+        await mkdir(abs, { mode: 0o755 });
+      }
+      verifiedDirs.add(cur);
+    }
+  };
+
+  const extract = readTar(started.stdout as AsyncIterable<Buffer>, async (entry, data) => {
+    const rel = relPath(entry.name);
+    if (rel !== '' && unsafeName(rel)) throw new TarFormatError(`unsafe name ${showValue(entry.name)} in the archive`);
+    const abs = rel === '' ? localDir : join(localDir, rel);
+    if (rel !== '') await ensureParents(rel);
+    switch (entry.type) {
+      case 'directory': {
+        if (rel !== '' && (await clearPath(abs, true)) === 'none') await mkdir(abs, { mode: 0o755 });
+        // Writable while we fill it; the real mode is applied at the end.
+        await chmod(abs, 0o755);
+        verifiedDirs.add(rel);
+        dirs.push({ path: abs, mode: normalize ? 0o755 : entry.mode, mtime: entry.mtime });
+        return;
+      }
+      case 'file': {
+        await clearPath(abs, false);
+        const handle = await open(abs, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+        const hash = createHash('sha256');
+        let size = 0;
+        try {
+          for await (const chunk of data) {
+            hash.update(chunk);
+            await handle.write(chunk);
+            size += chunk.length;
+            bytes += chunk.length;
+            opts.onProgress?.(bytes, fileCount);
+          }
+          await handle.chmod(normalize ? 0o644 : entry.mode);
+        } finally {
+          await handle.close();
+        }
+        await utimes(abs, entry.mtime, entry.mtime);
+        hashes.set(rel, { size, sha256: hash.digest('hex') });
+        fileCount++;
+        opts.onProgress?.(bytes, fileCount);
+        return;
+      }
+      case 'symlink': {
+        await clearPath(abs, false);
+        await symlink(entry.linkName, abs);
+        await lutimes(abs, entry.mtime, entry.mtime).catch(() => undefined);
+        symlinks.add(rel);
+        return;
+      }
+      case 'hardlink': {
+        const target = relPath(entry.linkName);
+        const known = hashes.get(target);
+        if (unsafeName(target) || !known) throw new TarFormatError(`hard link ${showValue(entry.name)} to an unknown file ${showValue(entry.linkName)}`);
+        await clearPath(abs, false);
+        await link(join(localDir, target), abs);
+        hashes.set(rel, known);
+        fileCount++;
+        return;
+      }
+      default:
+        // Devices, fifos, sockets: not part of a boot partition; skipped.
+        return;
+    }
+  });
+
+  let extractError: unknown;
+  await extract.catch((err: unknown) => {
+    extractError = err;
+    started.kill();
+  });
+  let ended: { code: number | null; stderr: string } | undefined;
+  try {
+    ended = await started.done;
+  } catch (err) {
+    // A lost connection or sudo problem says more than a truncated stream.
+    await listing.catch(() => undefined);
+    throw err;
+  }
+  if (extractError !== undefined) {
+    await listing.catch(() => undefined);
+    const msg = extractError instanceof Error ? extractError.message : String(extractError);
+    throw new RemoteError('remote-file', host.label, step, `${step} to ${localDir} failed: ${msg}`, { cause: extractError });
+  }
+  if (ended.code !== 0 && ended.code !== 1) {
+    await listing.catch(() => undefined);
+    const why = ended.code === 3 ? 'no such directory' : ended.stderr.trim().split('\n').pop() || `tar exited with status ${ended.code}`;
+    throw new RemoteError('remote-file', host.label, step, `${step} failed: ${why}`);
+  }
+
+  // Directory modes and mtimes last, deepest first, so filling them did not change them.
+  for (const d of dirs.reverse()) {
+    await chmod(d.path, d.mode);
+    await utimes(d.path, d.mtime, d.mtime);
+  }
+
+  const entries = await listing;
+  const wanted = only ? new Set(only) : undefined;
+  const problems: string[] = [];
+  for (const e of entries) {
+    if (wanted && !wanted.has(e.path)) continue;
+    if (e.type === 'file') {
+      const got = hashes.get(e.path);
+      if (!got) problems.push(`${showValue(e.path)} is missing`);
+      else if (got.size !== e.size) problems.push(`${showValue(e.path)} has ${got.size} bytes, the host has ${e.size}`);
+      else if (e.sha256 !== undefined && got.sha256 !== e.sha256) problems.push(`${showValue(e.path)} differs from the host's copy (SHA-256)`);
+    } else if (e.type === 'directory' || e.type === 'symlink') {
+      const st = await lstat(e.path === '' ? localDir : join(localDir, e.path)).catch(() => undefined);
+      if (!st || (e.type === 'directory' ? !st.isDirectory() : !st.isSymbolicLink())) problems.push(`${showValue(e.path)} is missing`);
+    }
+  }
+  if (problems.length > 0) {
+    const shown = problems.slice(0, 3).join('; ');
+    throw new RemoteError(
+      'remote-file',
+      host.label,
+      step,
+      `${step}: the copy does not match the host: ${shown}${problems.length > 3 ? ` (and ${problems.length - 3} more)` : ''}`,
+      { hint: 'files changed on the host while they were copied, or the copy was damaged; run again' },
+    );
+  }
+  return { files: fileCount, bytes, entries };
+}
