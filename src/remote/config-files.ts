@@ -7,7 +7,7 @@
  * `Include`d files are found with glob(3)-style patterns (`*`, `?`, `[…]`;
  * wildcards skip dot files) and read in sorted order.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir, hostname as osHostname, userInfo } from 'node:os';
 import { ConfigError } from '../errors.js';
 import { showValue } from './destination.js';
@@ -129,7 +129,7 @@ export function globPaths(pattern: string): string[] {
     for (const base of paths) {
       const dir = base === '' ? '/' : base;
       if (!wild) {
-        next.push(`${base}/${seg}`);
+        if (existsSync(`${base}/${seg}`)) next.push(`${base}/${seg}`);
         continue;
       }
       let names: string[];
