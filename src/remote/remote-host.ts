@@ -247,7 +247,12 @@ export class RemoteHost {
         exitCode = code;
         exitSignal = signal ?? undefined;
       });
-      channel.on('close', () => {
+      channel.on('close', (code?: number | null, signal?: string) => {
+        // ssh2 passes the exit status (or signal) to 'close' when it got one.
+        if (exitCode === undefined && (typeof code === 'number' || typeof signal === 'string')) {
+          exitCode = typeof code === 'number' ? code : null;
+          exitSignal = signal;
+        }
         if (exitCode === undefined) {
           // Closed without an exit status: the connection (or the channel) died.
           finish(() => reject(this.lostDuring(step)));
@@ -269,17 +274,17 @@ export class RemoteHost {
     if (code === 0) return undefined;
     const first = stderr.split('\n').find((l) => l.trim() !== '') ?? '';
     if (/^sudo: (a password is required|a terminal is required|no tty present)/.test(first)) {
-      return new RemoteError('sudo-password', this.label, step, `cannot ${step}: sudo needs a password on ${this.host.alias}`, {
+      return new RemoteError('sudo-password', this.label, step, `sudo needs a password on ${this.host.alias} (${step})`, {
         hint: `log in as root, or allow passwordless sudo for user ${this.user} (e.g. "${this.user} ALL=(ALL) NOPASSWD: ALL" in /etc/sudoers.d/)`,
       });
     }
     if (/^sudo: /.test(first) && /(not in the sudoers file|not allowed to (execute|run)|may not run sudo)/.test(stderr)) {
-      return new RemoteError('sudo-denied', this.label, step, `cannot ${step}: user ${this.user} may not use sudo on ${this.host.alias}`, {
+      return new RemoteError('sudo-denied', this.label, step, `user ${this.user} may not use sudo on ${this.host.alias} (${step})`, {
         hint: `log in as root, or give ${this.user} passwordless sudo`,
       });
     }
     if (code === 127 && /sudo: (command )?not found/.test(stderr)) {
-      return new RemoteError('sudo-denied', this.label, step, `cannot ${step}: sudo is not installed on ${this.host.alias}`, {
+      return new RemoteError('sudo-denied', this.label, step, `sudo is not installed on ${this.host.alias} (${step})`, {
         hint: 'log in as root, or install sudo',
       });
     }
