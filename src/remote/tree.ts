@@ -316,6 +316,7 @@ export async function streamTree(
         await link(join(localDir, target), abs);
         hashes.set(rel, known);
         fileCount++;
+        opts.onProgress?.(bytes, fileCount);
         return;
       }
       default:
@@ -337,15 +338,15 @@ export async function streamTree(
     await listing.catch(() => undefined);
     throw err;
   }
-  if (extractError !== undefined) {
-    await listing.catch(() => undefined);
-    const msg = extractError instanceof Error ? extractError.message : String(extractError);
-    throw new RemoteError('remote-file', host.label, step, `${step} to ${localDir} failed: ${msg}`, { cause: extractError });
-  }
   if (ended.code !== 0 && ended.code !== 1) {
     await listing.catch(() => undefined);
     const why = ended.code === 3 ? 'no such directory' : ended.stderr.trim().split('\n').pop() || `tar exited with status ${ended.code}`;
     throw new RemoteError('remote-file', host.label, step, `${step} failed: ${why}`);
+  }
+  if (extractError !== undefined) {
+    await listing.catch(() => undefined);
+    const msg = extractError instanceof Error ? extractError.message : String(extractError);
+    throw new RemoteError('remote-file', host.label, step, `${step} to ${localDir} failed: ${msg}`, { cause: extractError });
   }
 
   // Directory modes and mtimes last, deepest first, so filling them did not change them.

@@ -28,7 +28,8 @@ describeAsRoot('connect() against a real sshd', () => {
 
   beforeAll(async () => {
     users = createUsers();
-    [sshd, jumpSshd] = await Promise.all([startSshd(users, 'target'), startSshd(users, 'jump', { logLevel: 'DEBUG1' })]);
+    sshd = await startSshd(users, 'target');
+    jumpSshd = await startSshd(users, 'jump', { logLevel: 'DEBUG1' });
     proxy = await startProxy(sshd.port);
     silent = createServer((s) => {
       // accepts, never says a word
@@ -40,13 +41,16 @@ describeAsRoot('connect() against a real sshd', () => {
   });
 
   afterAll(async () => {
-    await Promise.all(open.map((h) => h.close().catch(() => undefined)));
-    await proxy?.close();
-    for (const s of silentSockets) s.destroy();
-    await new Promise<void>((r) => (silent ? silent.close(() => r()) : r()));
-    await sshd?.stop();
-    await jumpSshd?.stop();
-    if (users) removeUsers(users);
+    try {
+      await Promise.all(open.map((h) => h.close().catch(() => undefined)));
+      for (const s of silentSockets) s.destroy();
+      await proxy?.close();
+      await new Promise<void>((r) => (silent ? silent.close(() => r()) : r()));
+    } finally {
+      await sshd?.stop();
+      await jumpSshd?.stop();
+      if (users) removeUsers(users);
+    }
   });
 
   const knownLine = (s: Sshd, type: 'ed25519' | 'ecdsa' = 'ed25519'): string => `[127.0.0.1]:${s.port} ${s.hostKeys[type].line}\n`;
