@@ -1,0 +1,160 @@
+/**
+ * The stream formats the remote scripts print and the tar reader, on real
+ * tool output (GNU tar in each format) and on damaged input.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseReadStream, parseStatLine } from '../../src/remote/files.js';
+import { opensshPublicKey } from '../../src/remote/identities.js';
+import { parseNumber, parsePax, readTar, TarFormatError, type TarEntry } from '../../src/remote/tar.js';
+import { parseListing, parseSha256Line } from '../../src/remote/tree.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'pinet-parsers-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function entries(archive: Buffer, chunk = 7000): Promise<Array<TarEntry & { data: string }>> {
+  const out: Array<TarEntry & { data: string }> = [];
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < archive.length; i += chunk) chunks.push(archive.subarray(i, i + chunk));
+  await readTar(Readable.from(chunks), async (e, data) => {
+    const parts: Buffer[] = [];
+    for await (const c of data) parts.push(c);
+    out.push({ ...e, data: Buffer.concat(parts).toString('utf8') });
+  });
+  return out;
+}
+
+describe('tar reader', () => {
+  const src = join(dir, 'src');
+  mkdirSync(join(src, 'sub dir'), { recursive: true });
+  const long = `${'d'.repeat(90)}/${'f'.repeat(120)}`;
+  mkdirSync(join(src, 'd'.repeat(90)));
+  const files: Record<string, string> = {
+    'plain.txt': 'plain\n',
+    'new\nline': 'nl\n',
+    "quo'te \"dq\" $(id)": 'q\n',
+    'ünïcödé': 'u\n',
+    'sub dir/inner': 'i'.repeat(1500),
+    [long]: 'long\n',
+    empty: '',
+  };
+  for (const [n, c] of Object.entries(files)) writeFileSync(join(src, n), c);
+  symlinkSync('plain.txt', join(src, 'link'));
+  utimesSync(join(src, 'plain.txt'), 1_234_567_890, 1_234_567_890);
+
+  for (const format of ['gnu', 'pax', 'ustar', 'oldgnu']) {
+    it(`reads GNU tar --format=${format} with odd names, links and long names`, async () => {
+      let archive: Buffer;
+      try {
+        archive = execFileSync('tar', [`--format=${format}`, '-C', src, '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 26 });
+      } catch (err) {
+        // ustar cannot store the 211-character name: tar says so and exits 2.
+        expect(format).toBe('ustar');
+        archive = (err as { stdout: Buffer }).stdout;
+        const got = await entries(archive);
+        expect(got.find((e) => e.name === './plain.txt')?.data).toBe('plain\n');
+        return;
+      }
+      const got = await entries(archive);
+      const byName = new Map(got.map((e) => [e.name.replace(/^\.\//, '').replace(/\/$/, ''), e]));
+      for (const [n, c] of Object.entries(files)) {
+        expect(byName.get(n)).toMatchObject({ type: 'file', size: Buffer.byteLength(c), data: c });
+      }
+      expect(byName.get('link')).toMatchObject({ type: 'symlink', linkName: 'plain.txt' });
+      expect(byName.get('sub dir')).toMatchObject({ type: 'directory' });
+      expect(Math.floor(byName.get('plain.txt')?.mtime ?? 0)).toBe(1_234_567_890);
+    });
+  }
+
+  it('refuses damaged archives with a clear error, never hangs', async () => {
+    const archive = execFileSync('tar', ['-C', src, '-cf', '-', 'plain.txt']);
+    const bad = Buffer.from(archive);
+    bad[10] = (bad[10] ?? 0) ^ 0xff;
+    await expect(entries(bad)).rejects.toThrow(/checksum/);
+    await expect(entries(archive.subarray(0, 700))).rejects.toBeInstanceOf(TarFormatError);
+    await expect(entries(archive.subarray(0, 1024))).rejects.toThrow(/end marker|ended/);
+    await expect(entries(Buffer.alloc(0))).rejects.toThrow(/end marker/);
+    await expect(entries(Buffer.from('garbage'.repeat(100)))).rejects.toBeInstanceOf(TarFormatError);
+  });
+
+  it('numbers: octal, space/NUL padded, base-256', () => {
+    expect(parseNumber(Buffer.from('0000644\0'))).toBe(0o644);
+    expect(parseNumber(Buffer.from('  1750 \0'))).toBe(0o1750);
+    const b = Buffer.alloc(12);
+    b[0] = 0x80;
+    b.writeUInt32BE(0x12345678, 8);
+    expect(parseNumber(b)).toBe(0x12345678);
+    expect(() => parseNumber(Buffer.from('12x\0'))).toThrow(TarFormatError);
+    expect(parsePax(Buffer.from('18 path=a\nb c.txt\n11 size=42\n')).get('path')?.toString()).toBe('a\nb c.txt');
+  });
+});
+
+describe('remote script output parsers', () => {
+  it('readFiles stream', () => {
+    const out = Buffer.concat([
+      Buffer.from('ok 3\nA\0B'),
+      Buffer.from('missing 0\n'),
+      Buffer.from('error    22\ncat: x: Is a directory'),
+      Buffer.from('ok 0\n'),
+    ]);
+    const m = parseReadStream(out, ['/a', '/b', '/c', '/d']);
+    expect(m.get('/a')).toEqual({ status: 'ok', content: Buffer.from('A\0B') });
+    expect(m.get('/b')).toEqual({ status: 'missing' });
+    expect(m.get('/c')).toEqual({ status: 'error', message: 'cat: x: Is a directory' });
+    expect(m.get('/d')).toEqual({ status: 'ok', content: Buffer.alloc(0) });
+    expect(() => parseReadStream(Buffer.from('ok 10\nshort'), ['/a'])).toThrow(/truncated/);
+    expect(() => parseReadStream(Buffer.from('hello\n'), ['/a'])).toThrow(/unexpected/);
+  });
+
+  it('stat lines', () => {
+    expect(parseStatLine('81a4 0 0 12 1700000000')).toEqual({ type: 'file', mode: 0o644, uid: 0, gid: 0, size: 12, mtime: 1_700_000_000 });
+    expect(parseStatLine('41ed 1000 1000 4096 1')?.type).toBe('directory');
+    expect(parseStatLine('a1ff 0 0 7 1')?.type).toBe('symlink');
+    expect(parseStatLine('garbage')).toBeUndefined();
+  });
+
+  it('sha256sum lines, escaped names included', () => {
+    const h = 'a'.repeat(64);
+    expect(parseSha256Line(`${h}  ./a b`)).toEqual({ hash: h, name: './a b' });
+    expect(parseSha256Line(`\\${h}  ./new\\nline\\\\x\\r`)).toEqual({ hash: h, name: './new\nline\\x\r' });
+    expect(parseSha256Line(`${h} *./bin`)).toEqual({ hash: h, name: './bin' });
+    expect(parseSha256Line('nonsense')).toBeUndefined();
+  });
+
+  it('tree listing with find -printf records and checksums, from the real tools', () => {
+    const t = join(dir, 'tree');
+    mkdirSync(join(t, 'd'), { recursive: true });
+    writeFileSync(join(t, 'new\nline'), 'x');
+    writeFileSync(join(t, 'd', 'f'), 'hello');
+    symlinkSync('d/f', join(t, 'l'));
+    const out = execFileSync(
+      'sh',
+      ['-c', `cd "$1" && find . -printf '%y %s %m %T@\\0%p\\0%l\\0' && printf '\\0' && find . -type f -print0 | xargs -0 -r sha256sum --`, 'sh', t],
+      { maxBuffer: 1 << 20 },
+    );
+    const list = parseListing(out);
+    expect(list.map((e) => [e.path, e.type])).toEqual([
+      ['', 'directory'],
+      ['d', 'directory'],
+      ['d/f', 'file'],
+      ['l', 'symlink'],
+      ['new\nline', 'file'],
+    ]);
+    expect(list.find((e) => e.path === 'd/f')).toMatchObject({ size: 5, sha256: '2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824' });
+    expect(list.find((e) => e.path === 'l')?.linkTarget).toBe('d/f');
+    expect(() => parseListing(Buffer.from('x'))).toThrow();
+  });
+
+  it('reads the public key from an encrypted OpenSSH key file, like ssh-keygen -y would need the passphrase for', () => {
+    const f = join(dir, 'enc');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'pw', '-C', 'c', '-f', f]);
+    const pub = execFileSync('cat', [`${f}.pub`], { encoding: 'utf8' }).split(' ')[1] as string;
+    expect(opensshPublicKey(execFileSync('cat', [f], { encoding: 'utf8' }))?.toString('base64')).toBe(pub);
+    expect(opensshPublicKey('-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----')).toBeUndefined();
+    expect(opensshPublicKey('nothing')).toBeUndefined();
+  });
+});
