@@ -123,6 +123,9 @@ async function openTcp(host: ResolvedHost, label: string, deadline: number, time
         }, left);
         sock.once('connect', () => {
           clearTimeout(timer);
+          // Small request/response packets: without this, Nagle and delayed
+          // ACKs add tens of milliseconds to every round trip.
+          sock.setNoDelay(true);
           sock.removeAllListeners('error');
           resolve(sock);
         });

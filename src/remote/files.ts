@@ -203,7 +203,8 @@ if [ -n "$mode" ]; then
 elif [ "$existed" = 1 ] && [ "$keep" = 1 ]; then
   chmod "$(stat -c %a -- "$target")" "$tmp" || exit 6
 else
-  chmod 644 "$tmp" || exit 6
+  # best effort: file systems such as vfat may not take modes at all
+  chmod 644 "$tmp" 2>/dev/null || true
 fi
 if [ "$existed" = 1 ] && [ "$keep" = 1 ] && [ "$(id -u)" = 0 ]; then
   chown "$(stat -c %u:%g -- "$target")" "$tmp" || exit 6
