@@ -291,7 +291,6 @@ async function connectResolved(host: ResolvedHost, options: ConnectOptions & { l
     client.on('ready', onReady);
     client.on('error', onError);
     client.on('close', onClose);
-    sock.on('data', onData);
 
     const config: ConnectConfig = {
       sock: sock as ConnectConfig['sock'],
@@ -329,6 +328,8 @@ async function connectResolved(host: ResolvedHost, options: ConnectOptions & { l
     };
     try {
       client.connect(config);
+      // After connect(): ssh2 has paused the socket and reads it itself.
+      sock.on('data', onData);
     } catch (err) {
       fail(new RemoteError('protocol', label, 'connecting', `cannot start SSH: ${(err as Error).message}`));
     }

@@ -21,7 +21,7 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Channel, Client, ClientChannel } from 'ssh2';
 import { shellJoin } from '../util/shell.js';
-import { lastLine, RemoteCommandError, RemoteError } from './errors.js';
+import { RemoteCommandError, RemoteError } from './errors.js';
 import type { ResolvedHost } from './ssh-config.js';
 import { hostLabel } from './ssh-config.js';
 import * as files from './files.js';
@@ -406,4 +406,3 @@ function formatSeconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
 }
 
-export { lastLine };

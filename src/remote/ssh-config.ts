@@ -486,6 +486,7 @@ export function resolveHost(destination: string, options: ResolveOptions): Resol
   if (port !== undefined) cmdline.push({ keyword: 'port', args: [String(port)], origin: 'command line' });
   for (const f of overrides.identityFiles ?? []) cmdline.push({ keyword: 'identityfile', args: [f], origin: 'command line' });
   for (const opt of overrides.options ?? []) {
+    if (/[\r\n\0]/.test(opt)) throw new ConfigError(`option ${showValue(opt)}: one setting per option, without line breaks`);
     const parsed = parseConfigLines(opt.replace(/^([A-Za-z]+)=/, '$1 '), 'command line option').map((s) => ({
       ...s,
       origin: `option ${showValue(opt)}`,

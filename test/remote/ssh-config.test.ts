@@ -102,6 +102,12 @@ Host *
     });
   });
 
+  it('-o style options: one setting each; Host/Match/Include and line breaks are refused', () => {
+    expect(configError(() => resolve('x', '', { overrides: { options: ['User a\nHost *'] } })).message).toMatch(/line breaks/);
+    expect(configError(() => resolve('x', '', { overrides: { options: ['Host *'] } })).message).toMatch(/not allowed/);
+    expect(configError(() => resolve('x', '', { overrides: { options: ['Port=abc'] } })).message).toMatch(/bad port/);
+  });
+
   it('Host patterns: several per line, ?, *, negation', () => {
     const cfg = `Host web db pi-0? !pi-09
   User matched
