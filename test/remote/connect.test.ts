@@ -264,7 +264,8 @@ Host *
   });
 
   it('a name that does not resolve is a DNS error', async () => {
-    const { cfg } = setup({ extra: 'Host nowhere\n  HostName pinet-no-such-host.invalid\n' });
+    // A generous ConnectTimeout: without a reachable DNS server the lookup itself takes a while.
+    const { cfg } = setup({ extra: 'Host nowhere\n  HostName pinet-no-such-host.invalid\n  ConnectTimeout 50\n' });
     const e = await failure(tryConnect('nowhere', cfg));
     expect(e.kind).toBe('dns');
     expect(e.message).toContain('cannot resolve host name pinet-no-such-host.invalid');
