@@ -7,5 +7,12 @@ if (!existsSync(cli)) {
   process.stderr.write('pinet: error: the CLI is not built yet; run `npm install` (or `npm run build`) in the pinet directory\n');
   process.exit(2);
 }
+// `pinet … | head` closes stdout early: stop quietly, like other command-line tools.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
 const { main } = await import(cli.href);
 process.exitCode = await main(process.argv);

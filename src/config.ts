@@ -26,9 +26,40 @@ export interface DnsmasqConfig {
   output?: string;
 }
 
+export interface SshConfig {
+  config?: string;
+  user?: string;
+  port?: number;
+  'identity-file'?: string[];
+  'accept-new'?: boolean;
+  'connect-timeout'?: number;
+  options?: string[];
+}
+
+export interface EnrollConfig {
+  'boot-order'?: string;
+  'mount-options'?: string;
+  root?: 'keep' | 'nfs' | 'rbd';
+  'nfs-root'?: string;
+  rbd?: string;
+  'rbd-key-file'?: string;
+}
+
+export interface DoctorConfig {
+  'tftp-server'?: string;
+  'dnsmasq-conf'?: string[];
+}
+
 export interface PinetConfigData {
   'export-dir'?: string;
+  nfs?: string;
+  'state-dir'?: string;
+  concurrency?: number;
+  fleet?: string[];
   dnsmasq?: DnsmasqConfig;
+  ssh?: SshConfig;
+  enroll?: EnrollConfig;
+  doctor?: DoctorConfig;
 }
 
 export interface LoadedConfig {
@@ -92,8 +123,44 @@ export async function parseConfig(text: string, path: string): Promise<PinetConf
     v.string(),
     v.check((s) => isAbsolute(s), 'must be an absolute path'),
   );
+  const stringList = v.pipe(
+    v.union([v.string(), v.array(v.string())]),
+    v.transform((x) => (Array.isArray(x) ? x : [x])),
+  );
+  const positiveInt = (max: number) => v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(max));
   const schema = v.strictObject({
     'export-dir': v.optional(absPath),
+    nfs: v.optional(v.string()),
+    'state-dir': v.optional(v.string()),
+    concurrency: v.optional(positiveInt(256)),
+    fleet: v.optional(v.array(v.string())),
+    ssh: v.optional(
+      v.strictObject({
+        config: v.optional(v.string()),
+        user: v.optional(v.string()),
+        port: v.optional(positiveInt(65535)),
+        'identity-file': v.optional(stringList),
+        'accept-new': v.optional(v.boolean()),
+        'connect-timeout': v.optional(positiveInt(3600)),
+        options: v.optional(v.array(v.string())),
+      }),
+    ),
+    enroll: v.optional(
+      v.strictObject({
+        'boot-order': v.optional(v.string()),
+        'mount-options': v.optional(v.string()),
+        root: v.optional(v.picklist(['keep', 'nfs', 'rbd'])),
+        'nfs-root': v.optional(v.string()),
+        rbd: v.optional(v.string()),
+        'rbd-key-file': v.optional(v.string()),
+      }),
+    ),
+    doctor: v.optional(
+      v.strictObject({
+        'tftp-server': v.optional(v.string()),
+        'dnsmasq-conf': v.optional(stringList),
+      }),
+    ),
     dnsmasq: v.optional(
       v.strictObject({
         subnet: v.optional(v.string()),
@@ -160,11 +227,17 @@ function knownKeys(schema: unknown, path: string[]): string[] {
 
 /** Relative file paths in the config are relative to the config file. */
 function resolvePaths(data: PinetConfigData, base: string): PinetConfigData {
+  const r = (p: string) => resolve(base, expandHome(p));
   const d = data.dnsmasq;
   if (d) {
-    if (d.template !== undefined) d.template = resolve(base, expandHome(d.template));
-    if (d.output !== undefined) d.output = resolve(base, expandHome(d.output));
+    if (d.template !== undefined) d.template = r(d.template);
+    if (d.output !== undefined) d.output = r(d.output);
   }
+  if (data['state-dir'] !== undefined) data['state-dir'] = r(data['state-dir']);
+  if (data.ssh?.config !== undefined && data.ssh.config !== 'none') data.ssh.config = r(data.ssh.config);
+  if (data.ssh?.['identity-file']) data.ssh['identity-file'] = data.ssh['identity-file'].map(r);
+  if (data.enroll?.['rbd-key-file'] !== undefined) data.enroll['rbd-key-file'] = r(data.enroll['rbd-key-file']);
+  if (data.doctor?.['dnsmasq-conf']) data.doctor['dnsmasq-conf'] = data.doctor['dnsmasq-conf'].map(r);
   return data;
 }
 

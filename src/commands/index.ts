@@ -74,12 +74,29 @@ function subcommand(program: Command, name: string): Command {
   return program.command(name).configureOutput({ outputError: usageErrorWriter(`pinet ${name}`) });
 }
 
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** The SSH options of every command that reaches Pis (they mirror ssh's). */
+function sshOptions(cmd: Command): Command {
+  return cmd
+    .option('-F, --ssh-config <file>', 'OpenSSH client config file, like ssh -F (default: ~/.ssh/config; "none" for none)')
+    .option('-l, --user <name>', 'log in as this user (default: from the destination or the SSH config)')
+    .option('-p, --port <port>', 'SSH port (default: from the destination or the SSH config, else 22)')
+    .option('-i, --identity <file>', 'identity (private key) file; may be repeated', collect)
+    .option('--ssh-option <Keyword=value>', 'an OpenSSH option, like ssh -o; may be repeated', collect)
+    .option('--accept-new', 'record host keys of Pis not yet in known_hosts (changed keys are still refused)')
+    .option('--ask-pass', 'allow a password prompt (on a terminal) when keys are refused')
+    .option('--connect-timeout <seconds>', 'give up connecting after this long (default: ConnectTimeout, else 15)')
+    .option('--hosts-file <file>', 'read more hosts from this file, one per line (# comments); - for stdin')
+    .option('-j, --concurrency <n>', 'work on this many Pis at once (default: concurrency from the config, else 8)');
+}
+
 export function registerCommands(program: Command): void {
   subcommand(program, 'render-dnsmasq')
     .summary('render the dnsmasq proxy-DHCP + TFTP config for netbooting Pis')
     .description(
-      'Render the boot server\'s dnsmasq configuration: proxy DHCP (or a full DHCP server with --mode standalone) that offers\n' +
-        'the "Raspberry Pi Boot" PXE service, and the TFTP server that serves <tftp-root>/<serial>/. Prints to stdout, or\n' +
+      'Render the boot server\'s dnsmasq configuration: proxy DHCP (or a full DHCP server with --mode standalone) that offers ' +
+        'the "Raspberry Pi Boot" PXE service, and the TFTP server that serves <tftp-root>/<serial>/. Prints to stdout, or ' +
         'writes a file with -o (atomically, keeping the old one as <file>.bak and showing a diff).',
     )
     .option('--subnet <addr|cidr>', "the Pis' LAN, e.g. 10.86.5.0/24 or 10.86.5.255 (default: the network of the default route's interface)")
@@ -105,4 +122,25 @@ export function registerCommands(program: Command): void {
       ]),
     )
     .action(lazy(() => import('./render-dnsmasq.js')));
+
+  sshOptions(
+    subcommand(program, 'info')
+      .summary("show a Pi's serial, board, OS, boot partition and bootloader config")
+      .description(
+        'Connect to each Pi over SSH (like ssh: host, user@host, user@host:port or a Host alias from the SSH config) and print ' +
+          'its serial and TFTP directory name, model and revision, MAC, OS, boot partition, bootloader config with BOOT_ORDER ' +
+          'explained, whether a bootloader update is pending, and the files its bootloader will request. Changes nothing.',
+      )
+      .argument('[host...]', 'the Pis (default: the fleet in the config file)'),
+  )
+    .addHelpText(
+      'after',
+      examples([
+        ['pinet info pi-07', 'one Pi, by its SSH alias'],
+        ['pinet info pi@10.0.0.17 root@10.0.0.18:2222', 'by address'],
+        ['pinet info -F ~/.ssh/fleet.conf --hosts-file pis.txt -j 20', 'many Pis at once'],
+        ['pinet info pi-07 --json | jq .pis[0].info.serial', 'for scripts'],
+      ]),
+    )
+    .action(lazy(() => import('./info.js')));
 }

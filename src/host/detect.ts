@@ -1,0 +1,163 @@
+/**
+ * Detect: connect to a Pi, gather everything in one round trip, interpret it.
+ *
+ * `detect` is what `pinet info`, enroll and doctor start with: one SSH
+ * connection, one remote script (GATHER_SCRIPT), then the pure parsers of
+ * src/pi. The result keeps the raw sections too, so later steps (the boot
+ * file listing, the pending bootloader config, installed hooks) need no
+ * further round trip.
+ */
+import type { RemoteHost } from '../remote/index.js';
+import { interpretPi, type PiFacts, type RawPi } from '../pi/facts.js';
+import { GATHER_SCRIPT, newBoundary, parseFindListing, splitSections, type BootEntry } from './gather.js';
+
+export interface NetInterface {
+  name: string;
+  mac: string;
+  wired: boolean;
+}
+
+export interface Login {
+  uid: number;
+  user: string;
+  /** How privileged steps run: as root, through passwordless sudo, or not at all. */
+  privilege: 'root' | 'sudo' | 'sudo-needs-password' | 'no-sudo';
+}
+
+export interface EepromRead {
+  /** rpi-eeprom-config is installed. */
+  tool: boolean;
+  /** Its output, when it ran successfully. */
+  config?: string;
+  /** What went wrong, when it did not. */
+  error?: string;
+  /** The config inside a staged update (pieeprom.upd), when one is staged. */
+  pendingConfig?: string;
+}
+
+export interface Detected {
+  /** The destination as the user gave it. */
+  dest: string;
+  label: string;
+  hostname: string;
+  login: Login;
+  facts: PiFacts;
+  /** The directory holding the boot files (`/boot/firmware` or `/boot`), as found on the Pi. */
+  bootDir?: string;
+  /** Every entry below bootDir (relative paths). */
+  bootList: BootEntry[];
+  eeprom: EepromRead;
+  interfaces: NetInterface[];
+  /** Hook files in /etc/kernel/postinst.d and /etc/initramfs/post-update.d. */
+  hooks: string[];
+  /** Content of pinet's kernel hook, if installed. */
+  hookContent?: string;
+  /** Backup directory names under /var/lib/pinet/backup. */
+  backups: string[];
+  /** Text files at the top of the boot directory. */
+  texts: Record<string, string>;
+  raw: RawPi;
+}
+
+/** `…output…\nrc=N\n` → output and status. */
+function splitRc(text: string | undefined): { out: string; rc: number } | undefined {
+  if (text === undefined) return undefined;
+  const m = /(?:^|\n)rc=(\d+)\n?$/.exec(text);
+  if (!m) return { out: text, rc: -1 };
+  return { out: text.slice(0, m.index === 0 ? 0 : m.index + 1), rc: Number(m[1]) };
+}
+
+function pickWired(ifaces: NetInterface[]): NetInterface | undefined {
+  const wired = ifaces.filter((i) => i.wired && i.name !== 'lo' && i.mac !== '00:00:00:00:00:00');
+  return wired.find((i) => i.name === 'eth0') ?? wired.find((i) => /^(eth|end|enx|enp)/.test(i.name)) ?? undefined;
+}
+
+/** Pure: gathered sections → Detected (everything but the connection). */
+export function interpretSections(dest: string, label: string, s: Map<string, string>): Detected {
+  const idLines = (s.get('id') ?? '').split('\n');
+  const priv = idLines[2]?.trim();
+  const login: Login = {
+    uid: Number(idLines[0]),
+    user: idLines[1]?.trim() ?? '?',
+    privilege: priv === 'root' ? 'root' : priv === 'ok' ? 'sudo' : priv === 'password' ? 'sudo-needs-password' : 'no-sudo',
+  };
+  const interfaces: NetInterface[] = [];
+  for (const line of (s.get('net') ?? '').split('\n')) {
+    const [name, mac, type, wireless] = line.trim().split(' ');
+    if (!name || !mac) continue;
+    interfaces.push({ name, mac: mac.toLowerCase(), wired: type === '1' && wireless === '0' });
+  }
+  const bootDir = (s.get('boot-dir') ?? '').trim() || undefined;
+  const bootList = parseFindListing(s.get('boot-list') ?? '');
+  const texts: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [k, v] of s) if (k.startsWith('txt:')) texts[k.slice(4)] = v;
+
+  const tool = (s.get('eeprom-tool') ?? '').trim() !== '';
+  const eepromRun = splitRc(s.get('eeprom'));
+  const eeprom: EepromRead = { tool };
+  if (tool && eepromRun) {
+    if (eepromRun.rc === 0) eeprom.config = eepromRun.out;
+    else eeprom.error = eepromRun.out.trim().split('\n').pop() || `exit status ${eepromRun.rc}`;
+  } else if (!tool) {
+    eeprom.error = 'rpi-eeprom-config is not installed';
+  }
+  const pend = splitRc(s.get('eeprom-pending'));
+  if (pend && pend.rc === 0) eeprom.pendingConfig = pend.out;
+
+  const wired = pickWired(interfaces);
+  const raw: RawPi = {};
+  const set = <K extends keyof RawPi>(k: K, v: RawPi[K] | undefined) => {
+    if (v !== undefined) raw[k] = v;
+  };
+  set('cpuinfo', s.get('cpuinfo'));
+  const dtSerial = s.get('dt-serial');
+  if (dtSerial) raw.serialNumber = dtSerial;
+  const dtModel = s.get('dt-model');
+  if (dtModel) raw.model = dtModel;
+  const otp = s.get('otp');
+  if (otp && otp.trim()) raw.otpDump = otp;
+  if (s.get('os-release')) raw.osRelease = s.get('os-release');
+  raw.rpiIssue = (s.get('rpi-issue') ?? '') !== '';
+  set('fstab', s.get('fstab'));
+  set('mounts', s.get('mounts'));
+  if (eeprom.config !== undefined) raw.eepromConfig = eeprom.config;
+  raw.eepromUpdateDefaults = s.get('eeprom-defaults') || null;
+  if (bootDir) {
+    raw.bootFileNames = bootList.filter((e) => !e.path.includes('/')).map((e) => e.path);
+    if (texts['config.txt'] !== undefined) raw.configTxt = texts['config.txt'];
+    if (texts['cmdline.txt'] !== undefined) raw.cmdlineTxt = texts['cmdline.txt'];
+    raw.includes = texts;
+  }
+  if (wired) raw.mac = wired.mac;
+
+  const facts = interpretPi(raw);
+  const detected: Detected = {
+    dest,
+    label,
+    hostname: idLines[3]?.trim() ?? '',
+    login,
+    facts,
+    bootList,
+    eeprom,
+    interfaces,
+    hooks: (s.get('hooks') ?? '').split('\n').filter(Boolean),
+    backups: (s.get('backups') ?? '').split('\n').filter(Boolean),
+    texts,
+    raw,
+  };
+  if (bootDir) detected.bootDir = bootDir;
+  const hc = s.get('hook-content');
+  if (hc) detected.hookContent = hc;
+  return detected;
+}
+
+/** One round trip on an open connection. */
+export async function gather(remote: RemoteHost, dest: string): Promise<Detected> {
+  const boundary = newBoundary();
+  const r = await remote.execScript(GATHER_SCRIPT, [boundary], { step: 'reading the Pi (cpuinfo, fstab, bootloader config, boot files)', timeoutMs: 60_000 });
+  const sections = splitSections(String(r.stdout), boundary);
+  if (!sections.has('end')) {
+    throw new Error(`${remote.label}: the detect script stopped early (exit ${r.code}): ${r.stderr.trim().split('\n').pop() ?? ''}`);
+  }
+  return interpretSections(dest, remote.label, sections);
+}
