@@ -143,4 +143,41 @@ export function registerCommands(program: Command): void {
       ]),
     )
     .action(lazy(() => import('./info.js')));
+
+  sshOptions(
+    subcommand(program, 'enroll')
+      .summary('turn running Pis into netbooted ones (plan, confirm, apply, verify)')
+      .description(
+        'For each Pi: read its serial, copy its boot partition to <export-dir>/<serial>/ (every file readable by the TFTP ' +
+          'server), point its /etc/fstab at that directory over NFS, install a hook that keeps boot files readable after ' +
+          'kernel updates, and make its bootloader try NETWORK (rpi-eeprom-config --apply; takes effect at the next reboot). ' +
+          'Shows the plan first and asks; --dry-run only shows it. A second run on an enrolled Pi is a no-op.',
+      )
+      .argument('[host...]', 'the Pis (default: the fleet in the config file)')
+      .option('--nfs <server:/path>', 'how the Pis mount the export, e.g. nfs-host:/picluster-boot (required; flag or config)')
+      .option('--export-dir <dir>', 'the export as mounted on this machine, also the TFTP root (default: config, else /mnt/netboot)')
+      .option('--state-dir <dir>', 'where pinet keeps its inventory and backups (default: /var/lib/pinet as root, else ~/.local/state/pinet)')
+      .option('--boot-order <hex|preset>', 'set BOOT_ORDER (0xf241, or a preset: sd-usb-net, net-first, sd-net, net-usb-sd, net-only); default: add NETWORK before RESTART')
+      .option('--mount-options <opts>', 'NFS mount options in /etc/fstab (default: defaults,timeo=900,_netdev)')
+      .addOption(new Option('--root <how>', 'the root file system in cmdline.txt: keep (default), nfs (--nfs-root) or rbd (--rbd)').choices(['keep', 'nfs', 'rbd']))
+      .option('--nfs-root <ip:/path>', 'with --root nfs: nfsroot server and path; {serial} becomes the Pi\'s directory name')
+      .option('--rbd <mons:user:pool:image>', 'with --root rbd: the Ceph RBD image ({serial} allowed in image)')
+      .option('--rbd-key-file <file>', 'with --root rbd: file holding the Ceph key')
+      .option('--force', 'take over an existing directory in the export; allow a BOOT_ORDER without local fallback')
+      .option('-n, --dry-run', 'show the plan and change nothing')
+      .option('-y, --yes', 'apply without asking (needed without a terminal)')
+      .option('--reboot', 'reboot each Pi afterwards and report how it came back')
+      .option('--reboot-timeout <seconds>', 'how long to wait for a rebooted Pi (default 300)'),
+  )
+    .addHelpText(
+      'after',
+      examples([
+        ['pinet enroll pi-07 --nfs nfs-host:/picluster-boot --dry-run', 'show what would change'],
+        ['pinet enroll pi-07 --nfs nfs-host:/picluster-boot', 'enroll one Pi (asks first)'],
+        ['pinet enroll --hosts-file pis.txt -j 20 --yes', 'a fleet, nfs from pinet.yaml'],
+        ['pinet enroll pi-07 --boot-order net-first --reboot --yes', 'netboot first, reboot, report'],
+        ['pinet enroll pi-07 --dry-run --json > plan.json', 'a stable plan for CI to diff'],
+      ]),
+    )
+    .action(lazy(() => import('./enroll.js')));
 }

@@ -50,8 +50,8 @@ export interface Detected {
   interfaces: NetInterface[];
   /** Hook files in /etc/kernel/postinst.d and /etc/initramfs/post-update.d. */
   hooks: string[];
-  /** Content of pinet's kernel hook, if installed. */
-  hookContent?: string;
+  /** Content of pinet's hook files that exist, by path. */
+  hookContents: Record<string, string>;
   /** Backup directory names under /var/lib/pinet/backup. */
   backups: string[];
   /** Text files at the top of the boot directory. */
@@ -90,7 +90,11 @@ export function interpretSections(dest: string, label: string, s: Map<string, st
   const bootDir = (s.get('boot-dir') ?? '').trim() || undefined;
   const bootList = parseFindListing(s.get('boot-list') ?? '');
   const texts: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (const [k, v] of s) if (k.startsWith('txt:')) texts[k.slice(4)] = v;
+  const hookContents: Record<string, string> = {};
+  for (const [k, v] of s) {
+    if (k.startsWith('txt:')) texts[k.slice(4)] = v;
+    if (k.startsWith('hook:')) hookContents[k.slice(5)] = v;
+  }
 
   const tool = (s.get('eeprom-tool') ?? '').trim() !== '';
   const eepromRun = splitRc(s.get('eeprom'));
@@ -143,11 +147,10 @@ export function interpretSections(dest: string, label: string, s: Map<string, st
     hooks: (s.get('hooks') ?? '').split('\n').filter(Boolean),
     backups: (s.get('backups') ?? '').split('\n').filter(Boolean),
     texts,
+    hookContents,
     raw,
   };
   if (bootDir) detected.bootDir = bootDir;
-  const hc = s.get('hook-content');
-  if (hc) detected.hookContent = hc;
   return detected;
 }
 

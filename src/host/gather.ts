@@ -53,7 +53,9 @@ sec otp
 if ! grep -q '^Serial' /proc/cpuinfo 2>/dev/null && command -v vcgencmd >/dev/null 2>&1; then $S vcgencmd otp_dump 2>/dev/null | grep '^28:'; fi
 sec hooks
 for f in /etc/kernel/postinst.d/* /etc/initramfs/post-update.d/*; do [ -e "$f" ] && printf '%s\\n' "$f"; done
-sec hook-content; cat /etc/kernel/postinst.d/zzz-pinet-bootfiles 2>/dev/null
+for f in /etc/kernel/postinst.d/zzz-pinet-bootfiles /etc/initramfs/post-update.d/zzz-pinet-bootfiles; do
+  [ -f "$f" ] && { sec "hook:$f"; cat "$f"; }
+done
 sec backups; ls -1 /var/lib/pinet/backup 2>/dev/null
 sec end
 `;

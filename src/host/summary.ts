@@ -36,6 +36,12 @@ export interface PiSummary {
 
 const why = (r: { known: false; reason: string }) => `unknown (${r.reason})`;
 
+/** "Ubuntu 24.04.1 LTS", "Raspberry Pi OS (Debian GNU/Linux 12 (bookworm))". */
+export function osName(os: { kind: string; prettyName?: string }): string {
+  const pretty = os.prettyName ?? os.kind;
+  return os.kind === 'raspios' && !/raspberry|raspbian/i.test(pretty) ? `Raspberry Pi OS (${pretty})` : pretty;
+}
+
 export function summarize(d: Detected): PiSummary {
   const f = d.facts;
   const notes: string[] = [];
@@ -70,7 +76,7 @@ export function summarize(d: Detected): PiSummary {
     model: f.model ?? null,
     eepromNetboot: board?.eepromNetboot ?? null,
     mac: f.mac ?? null,
-    os: f.os.known ? (f.os.value.prettyName ?? f.os.value.kind) : null,
+    os: f.os.known ? osName(f.os.value) : null,
     bootPartition: bp ? `${bp.mountpoint} (from ${bp.source}${bp.fstabSource ? `: ${bp.fstabSource}` : ''}${mounted})` : null,
     bootMount: bp?.mountpoint ?? null,
     bootOrder: bo?.ok ? formatBootOrder(bo.order) : null,

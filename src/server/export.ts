@@ -23,8 +23,12 @@ export const DIR_MODE = 0o755;
  */
 export const COPY_EXCLUDES = [/^pieeprom\.(upd|sig|bin)$/, /^recovery\.bin$/, /^RECOVERY\.\d+$/i, /^pieeprom\.upd\.bak$/];
 
+/** The same rule as find(1) name patterns, for the remote copy. */
+export const COPY_EXCLUDE_PATTERNS = ['pieeprom.upd', 'pieeprom.sig', 'pieeprom.bin', 'pieeprom.upd.bak', 'recovery.bin', 'RECOVERY.[0-9][0-9][0-9]', 'recovery.[0-9][0-9][0-9]'];
+
 export function isExcluded(relPath: string): boolean {
-  return !relPath.includes('/') && COPY_EXCLUDES.some((re) => re.test(relPath));
+  const base = relPath.slice(relPath.lastIndexOf('/') + 1);
+  return COPY_EXCLUDES.some((re) => re.test(base));
 }
 
 export async function checkExportDir(exportDir: string, needBytes = 0): Promise<void> {

@@ -63,6 +63,8 @@ export interface InventoryEntry {
   backup?: { pi: string; local: string };
   hooks: string[];
   bootOrder?: { before?: string; after?: string };
+  /** Set when an enroll was cut off while changing the Pi: run enroll again to finish. */
+  partial?: boolean;
   /** Copy manifest: relative path → size and mtime (ms) as copied. */
   files?: Record<string, { size: number; mtimeMs: number; sha256: string }>;
 }

@@ -51,3 +51,17 @@ export function askSecret(message: string): Promise<string> {
     }
   });
 }
+
+/** Asks a yes/no question; the default is no. Ctrl-C answers no. */
+export function confirm(message: string): Promise<boolean> {
+  return serialised(async () => {
+    if (!canPrompt()) throw new PromptCancelled('no terminal to ask on');
+    const prompts = await import('@inquirer/prompts');
+    try {
+      return await prompts.confirm({ message, default: false }, { output: process.stderr, clearPromptOnDone: false });
+    } catch (err) {
+      if (err instanceof Error && err.name === 'ExitPromptError') return false;
+      throw err;
+    }
+  });
+}

@@ -23,7 +23,8 @@ describe('export directory', () => {
 
   it('never copies a staged bootloader update', () => {
     for (const n of ['pieeprom.upd', 'pieeprom.sig', 'recovery.bin', 'RECOVERY.000']) expect(isExcluded(n)).toBe(true);
-    for (const n of ['start4.elf', 'overlays/recovery.bin', 'vmlinuz']) expect(isExcluded(n)).toBe(false);
+    for (const n of ['start4.elf', 'overlays/x.dtbo', 'vmlinuz', 'recovery.txt']) expect(isExcluded(n)).toBe(false);
+    expect(isExcluded('sub/pieeprom.upd')).toBe(true); // like find -name, at any depth
   });
 
   it('makes every file 0644 and directory 0755, reporting what changed', async () => {
