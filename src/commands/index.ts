@@ -180,4 +180,34 @@ export function registerCommands(program: Command): void {
       ]),
     )
     .action(lazy(() => import('./enroll.js')));
+
+  sshOptions(
+    subcommand(program, 'rollback')
+      .summary('undo enroll: restore fstab, cmdline.txt and the bootloader config')
+      .description(
+        'Restore each Pi\'s /etc/fstab (the original boot partition line), the bootloader config saved before enroll (a ' +
+          'still-pending update is cancelled instead), the original cmdline.txt in the export, remove pinet\'s kernel hooks, ' +
+          'and remove the Pi from the inventory. Its directory in the export is kept unless --purge.',
+      )
+      .argument('<host...>', 'the Pis to roll back')
+      .option('--state-dir <dir>', 'where pinet keeps its inventory and backups')
+      .option('--purge', "also delete the Pi's directory in the export")
+      .option('-n, --dry-run', 'show the plan and change nothing')
+      .option('-y, --yes', 'apply without asking (needed without a terminal)'),
+  )
+    .addHelpText(
+      'after',
+      examples([
+        ['pinet rollback pi-07 --dry-run', 'show what would be restored'],
+        ['pinet rollback pi-07 --yes --purge', 'restore and delete its export directory'],
+      ]),
+    )
+    .action(lazy(() => import('./rollback.js')));
+
+  subcommand(program, 'list')
+    .summary('list the enrolled Pis (from the inventory)')
+    .description('Print the inventory enroll keeps: each Pi\'s directory, serial, host, MAC, board, OS and BOOT_ORDER.')
+    .option('--state-dir <dir>', 'where pinet keeps its inventory (default: /var/lib/pinet as root, else ~/.local/state/pinet)')
+    .addHelpText('after', examples([['pinet list', 'a table'], ['pinet list --json', 'for scripts']]))
+    .action(lazy(() => import('./list.js')));
 }

@@ -25,6 +25,7 @@ import { canRead, type UnixUser } from '../server/perms.js';
 import type { StateStore } from '../server/state.js';
 import { writeFileAtomic } from '../util/fs.js';
 import type { PiPlan } from './plan.js';
+import { REMOTE_PRELUDE } from './remote-sh.js';
 
 /** Steps, in order, and whether each was done. */
 export interface ApplyReport {
@@ -50,29 +51,13 @@ export class ApplyError extends PinetError {
 export const APPLY_SCRIPT = `
 B=$1 STAMP=$2 D=$3 CMD=$4 CUR_EEPROM=$5 FSTAB_SHA=$6 NEW_FSTAB=$7 NEW_EEPROM=$8 HOOK=$9
 shift 9
-say() { printf '%s %s\\n' "$B" "$*"; }
-umask 022
-L=/var/lib/pinet/.lock
-mkdir -p /var/lib/pinet || { say "fail lock cannot create /var/lib/pinet"; exit 1; }
-if ! mkdir "$L" 2>/dev/null; then
-  p=$(cat "$L/pid" 2>/dev/null)
-  if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then say "fail lock another pinet run (pid $p) is changing this Pi"; exit 1; fi
-  rm -rf "$L"; mkdir "$L" || { say "fail lock cannot lock /var/lib/pinet"; exit 1; }
-fi
-echo $$ > "$L/pid"
-U= FSTAB_DONE= HOOKS_DONE= EEPROM_T=
-cleanup() { [ -n "$U" ] && rm -f "$U"; [ -n "$EEPROM_T" ] && rm -f "$EEPROM_T"; rm -rf "$L"; }
-trap cleanup EXIT
-trap 'exit 129' HUP INT TERM
+${REMOTE_PRELUDE}
+HOOKS_DONE=
 undo() {
   if [ -n "$HOOKS_DONE" ]; then for h in "$@"; do rm -f "$h"; done; say "undone hooks"; fi
-  if [ -n "$FSTAB_DONE" ] && [ -n "$U" ]; then mv -f "$U" /etc/fstab && U= && sync && say "undone fstab"; fi
+  undo_fstab
 }
 fail() { s=$1 m=$2; shift 2; say "fail $s $m"; undo "$@"; exit 1; }
-atomic() { # atomic TARGET MODE CONTENT: write next to it, fsync, rename
-  t=$(mktemp "$(dirname "$1")/.pinet.XXXXXX") || return 1
-  printf '%s' "$3" > "$t" && chmod "$2" "$t" && sync "$t" && mv -f "$t" "$1" && sync "$(dirname "$1")" || { rm -f "$t"; return 1; }
-}
 if [ -n "$STAMP" ]; then
   BK=/var/lib/pinet/backup/$STAMP
   mkdir -p "$BK" && chmod 700 /var/lib/pinet/backup "$BK" &&
@@ -82,16 +67,8 @@ if [ -n "$STAMP" ]; then
   say "done backup $BK"
 fi
 if [ -n "$NEW_FSTAB" ]; then
-  if [ -n "$FSTAB_SHA" ] && [ "$(sha256sum < /etc/fstab | cut -d' ' -f1)" != "$FSTAB_SHA" ]; then
-    fail fstab "/etc/fstab changed since pinet read it; run pinet enroll again" "$@"
-  fi
-  U=$(mktemp /etc/.fstab.pinet-undo.XXXXXX) && cp -p /etc/fstab "$U" || fail fstab "cannot save a copy of /etc/fstab" "$@"
-  t=$(mktemp /etc/.fstab.pinet.XXXXXX) || fail fstab "cannot create a temporary file in /etc" "$@"
-  if printf '%s' "$NEW_FSTAB" > "$t" && chmod --reference=/etc/fstab "$t" && chown --reference=/etc/fstab "$t" && sync "$t" && mv -f "$t" /etc/fstab; then
-    FSTAB_DONE=1; sync /etc; say "done fstab"
-  else
-    rm -f "$t"; fail fstab "cannot write /etc/fstab" "$@"
-  fi
+  write_fstab "$NEW_FSTAB" "$FSTAB_SHA" || fail fstab "$ERR" "$@"
+  say "done fstab"
 fi
 if [ -n "$HOOK" ]; then
   HOOKS_DONE=1
@@ -101,10 +78,7 @@ if [ -n "$HOOK" ]; then
   say "done hooks"
 fi
 if [ -n "$NEW_EEPROM" ]; then
-  EEPROM_T=$(mktemp /tmp/pinet-bootloader.XXXXXX) || fail bootloader "cannot create a temporary file" "$@"
-  printf '%s' "$NEW_EEPROM" > "$EEPROM_T" || fail bootloader "cannot write $EEPROM_T" "$@"
-  out=$(rpi-eeprom-config --apply "$EEPROM_T" 2>&1) || fail bootloader "rpi-eeprom-config --apply failed: $(printf '%s' "$out" | tail -n 1)" "$@"
-  [ -f "$D/pieeprom.upd" ] || fail bootloader "rpi-eeprom-config --apply staged no update in $D (is rpi-eeprom-update disabled?)" "$@"
+  apply_eeprom "$NEW_EEPROM" "$D" || fail bootloader "$ERR" "$@"
   say "done bootloader"
 fi
 say "section fstab"; cat /etc/fstab

@@ -146,7 +146,9 @@ export async function planPi(
     throw refuse(L, `${localDir} belongs to another enrolled Pi (serial ${owner.serial}, ${owner.host})`, 'pass --force to take it over');
   }
   const dirExists = local.size > 0 || localCmdline !== null;
-  if (dirExists && !(mine && mine.dir === dir && mine.exportDir === s.exportDir) && !s.force) {
+  const kept = inv.kept?.[serial];
+  const ours = (mine && mine.dir === dir && mine.exportDir === s.exportDir) || (kept && kept.dir === dir && kept.exportDir === s.exportDir);
+  if (dirExists && !ours && !s.force) {
     throw refuse(L, `${localDir} already exists and was not created by pinet for this Pi`, 'move it away, or pass --force to copy over it');
   }
 

@@ -20,7 +20,7 @@ export interface PiResult {
   host: string;
   serial?: string;
   dir?: string;
-  result: 'enrolled' | 'up to date' | 'failed' | 'planned' | 'refused';
+  result: 'enrolled' | 'up to date' | 'failed' | 'planned' | 'refused' | 'rolled back';
   changes: string[];
   error?: string;
   report?: ApplyReport;
@@ -151,6 +151,7 @@ export async function enrollMany(
         entry.changes = [...(prev?.changes ?? []), ...summaryOf(pp).map((s) => `${entry.updatedAt}: ${s}`)].slice(-50);
         entry.files = Object.fromEntries([...pp.remoteFiles].map(([k, v]) => [k, { size: v.size, mtimeMs: v.mtimeMs, sha256: '' }]));
         inv.pis[pp.serial] = entry;
+        if (inv.kept) delete inv.kept[pp.serial];
       });
       report.done.push('inventory');
       if (opts.reboot) {

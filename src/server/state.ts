@@ -72,6 +72,8 @@ export interface InventoryEntry {
 export interface Inventory {
   version: 1;
   pis: Record<string, InventoryEntry>;
+  /** Export directories of rolled-back Pis that were kept (by serial): enroll may use them again. */
+  kept?: Record<string, { dir: string; exportDir: string }>;
 }
 
 const INVENTORY = 'inventory.json';
