@@ -290,7 +290,7 @@ export class FakePi {
   /** The bootloader config the EEPROM holds now (what rpi-eeprom-config prints), or null without an EEPROM. */
   async eepromConfig(): Promise<string | null> {
     if (!this.hasEeprom) return null;
-    return readFile(join(this.stateDir, 'eeprom', 'bootconf.txt'), 'utf8');
+    return readFile(join(this.stateDir, 'sysfw', 'fake-videocore', 'bootloader_config'), 'utf8');
   }
 
   /** The config of an update staged in the boot partition (pieeprom.upd), or null when none is pending. */

@@ -24,10 +24,11 @@ import { DaemonClient } from './daemon-client.js';
 import { FakePi } from './fake-pi.js';
 import { ASSETS_DIR, hidePlan, writeCommonLayer, writeEepromLayer, writeHideLayer } from './layers.js';
 import { Ledger } from './ledger.js';
-import { writePiState } from './materialize.js';
+import { makeSpecialNodes, writePiState } from './materialize.js';
+import type { DeviceNode } from './materialize.js';
 import { createLan, createPiNets, deleteNamespaces, deleteNamespacesSync, lanInfo, piNet } from './netns.js';
 import type { LanInfo } from './netns.js';
-import { buildPiImage, EEPROM_IMAGES, resolveIdentity } from './pi-image.js';
+import { buildPiImage, resolveIdentity } from './pi-image.js';
 import type { HostAccounts, PiSpec } from './pi-image.js';
 import { claimSlot, processStart } from './slot.js';
 import { generateKey, renderKnownHosts, renderSshConfig } from './ssh-keys.js';
@@ -221,8 +222,20 @@ function sshHost(p: FakePi): SshHost {
 
 let fleetsStarted = 0;
 
+/** With PINET_FLEET_DEBUG=1, print how long each start-up stage took (stderr). */
+function stageTimer(t0: number): (stage: string) => void {
+  let last = t0;
+  return (stage) => {
+    if (!process.env.PINET_FLEET_DEBUG) return;
+    const now = performance.now();
+    process.stderr.write(`[fleet] ${stage}: ${Math.round(now - last)} ms (total ${Math.round(now - t0)} ms)\n`);
+    last = now;
+  };
+}
+
 export async function startFleet(opts: FleetOptions): Promise<Fleet> {
   const t0 = performance.now();
+  const stage = stageTimer(t0);
   checkEnvironment();
   if (!Array.isArray(opts.pis) || opts.pis.length === 0) throw new Error('startFleet: give at least one Pi ({ name, variant })');
   const names = new Set<string>();
@@ -267,10 +280,12 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
     const nets = ids.map((id) => piNet(slot.id, slot.octet, id.index, id.mac));
     ledger.add(`namespace ${lan.namespace}`, () => deleteNamespaces([lan.namespace]), () => deleteNamespacesSync([lan.namespace]));
     await createLan(lan, `pinet-fleet:pid=${process.pid}:start=${processStart(process.pid) ?? 'unknown'}`);
+    stage('slot and LAN');
     const piNamespaces = nets.map((n) => n.netns);
     ledger.add(`namespaces of ${nets.length} Pis`, () => deleteNamespaces(piNamespaces), () => deleteNamespacesSync(piNamespaces));
     await createPiNets(lan, nets);
 
+    stage('Pi namespaces');
     // Relay ports on the host's loopback, then the daemon that serves them.
     const servers = await Promise.all(ids.map(() => listen()));
     const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
@@ -314,6 +329,7 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
       ),
     ]);
 
+    stage('keys');
     let holderPid: number;
     try {
       holderPid = await d.holderPid;
@@ -321,6 +337,7 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
       const text = await readFileText(logFile);
       throw new Error(`${(err as Error).message}\n${text}`);
     }
+    stage('daemon and holder');
     const stateRoot = `/proc/${holderPid}/root${stateDir}`;
     const layers = join(stateDir, 'layers');
     const layersHost = join(stateRoot, 'layers');
@@ -340,18 +357,22 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
       writeFile(join(stateRoot, 'nfs-exports'), nfsExports),
     ]);
 
+    stage('layers');
+    const whiteouts: string[] = [];
+    const devices: DeviceNode[] = [];
     await inBatches(ids, 8, async (id) => {
       const image = buildPiImage(
         id,
         { clientPublicKey: clientKey.publicKey, hostKey: hostKeys[id.index]!, accounts, bootFilesBytes },
         opts.pis[id.index]!.files ?? {},
       );
-      const chip = id.board.eepromChip;
-      await writePiState(join(stateRoot, `pi-${id.index}`), image, {
+      const special = await writePiState(join(stateRoot, `pi-${id.index}`), image, {
         lower: [join(layers, 'common'), ...(id.bootloaderConfig !== null ? [join(layers, 'eeprom')] : []), join(layers, 'hide'), '/'].join(':'),
-        eepromTimestamp: chip ? EEPROM_IMAGES[chip].timestamp : null,
       });
+      whiteouts.push(...special.whiteouts);
+      devices.push(...special.devices);
     });
+    await makeSpecialNodes(whiteouts, {}, devices);
 
     let rekeys = 0;
     const host = {
@@ -362,6 +383,7 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
     };
     const pis = ids.map((id, i) => new FakePi(id, { ip: nets[i]!.ip, port: ports[i]!, netns: nets[i]!.netns }, hostKeys[id.index]!.publicKey, host));
 
+    stage('Pi files');
     await d.request({ op: 'boot', pis: ids.map((id) => id.index) });
     try {
       await Promise.all(pis.map((p) => p.waitForBoot({ timeoutMs: opts.bootTimeoutMs ?? 60_000 })));
@@ -370,6 +392,7 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
       throw new Error(`${(err as Error).message}\n${logs.join('\n').slice(-6000)}`);
     }
 
+    stage('boot');
     const knownHosts = join(dir, 'known_hosts');
     const sshConfig = join(dir, 'ssh_config');
     const sshUser = opts.sshUser ?? 'root';

@@ -47,9 +47,20 @@ export async function writeTree(dest: string, tree: FileTree): Promise<string[]>
   return tree.whiteouts.map((w) => join(dest, w));
 }
 
-/** Make overlayfs whiteouts and opaque directories (absolute path → mode). */
-export async function makeSpecialNodes(whiteouts: string[], opaque: Record<string, number>): Promise<void> {
-  if (whiteouts.length === 0 && Object.keys(opaque).length === 0) return;
+/** A character device node to create. */
+export interface DeviceNode {
+  path: string;
+  major: number;
+  minor: number;
+  mode: number;
+}
+
+/**
+ * Make overlayfs whiteouts, opaque directories (absolute path → mode) and
+ * device nodes, in one python3 call.
+ */
+export async function makeSpecialNodes(whiteouts: string[], opaque: Record<string, number>, devices: DeviceNode[] = []): Promise<void> {
+  if (whiteouts.length === 0 && Object.keys(opaque).length === 0 && devices.length === 0) return;
   const script = [
     'import json, os, stat, sys',
     'spec = json.load(sys.stdin)',
@@ -61,13 +72,16 @@ export async function makeSpecialNodes(whiteouts: string[], opaque: Record<strin
     '    os.makedirs(p, exist_ok=True)',
     '    os.chmod(p, mode)',
     '    os.setxattr(p, "trusted.overlay.opaque", b"y")',
+    'for d in spec["devices"]:',
+    '    os.mknod(d["path"], stat.S_IFCHR | d["mode"], os.makedev(d["major"], d["minor"]))',
+    '    os.chmod(d["path"], d["mode"])',
   ].join('\n');
   await new Promise<void>((resolve, reject) => {
     const child = execFile('python3', ['-c', script], (err, _stdout, stderr) => {
       if (err) reject(new Error(`cannot make overlayfs whiteouts/opaque dirs (python3): ${stderr || err.message}`));
       else resolve();
     });
-    child.stdin?.end(JSON.stringify({ whiteouts, opaque }));
+    child.stdin?.end(JSON.stringify({ whiteouts, opaque, devices }));
   });
 }
 
@@ -110,35 +124,47 @@ export const CAPS_DROP_ARG = DROPPED_CAPS.map((c) => `-${c}`).join(',');
 export interface PiStateSettings {
   /** overlayfs lowerdir (the fleet's layers, then /). */
   lower: string;
-  eepromTimestamp: number | null;
 }
+
+/** The Pi's /dev: the usual character devices; devpts and /dev/shm are mounted at boot. */
+const DEV_NODES: Array<[string, number, number]> = [
+  ['null', 1, 3],
+  ['zero', 1, 5],
+  ['full', 1, 7],
+  ['random', 1, 8],
+  ['urandom', 1, 9],
+  ['tty', 5, 0],
+];
+const DEV_LINKS: Array<[string, string]> = [
+  ['ptmx', 'pts/ptmx'],
+  ['fd', '/proc/self/fd'],
+  ['stdin', '/proc/self/fd/0'],
+  ['stdout', '/proc/self/fd/1'],
+  ['stderr', '/proc/self/fd/2'],
+];
 
 /**
  * Write the state directory of one Pi: its upper layer, boot partition,
- * firmware view, cpuinfo, EEPROM state and pi.env.
+ * firmware view, /dev, cpuinfo and pi.env. Returns the special nodes still
+ * to make (makeSpecialNodes, once for the whole fleet).
  */
-export async function writePiState(dir: string, image: PiImage, settings: PiStateSettings): Promise<void> {
+export async function writePiState(dir: string, image: PiImage, settings: PiStateSettings): Promise<{ whiteouts: string[]; devices: DeviceNode[] }> {
   const id = image.identity;
-  for (const sub of ['upper', 'work', 'root', 'boot', 'sysfw', 'eeprom']) await mkdir(join(dir, sub), { recursive: true });
+  for (const sub of ['upper', 'work', 'root', 'boot', 'sysfw', 'dev/pts', 'dev/shm']) await mkdir(join(dir, sub), { recursive: true });
   await chmod(join(dir, 'boot'), 0o755);
+  await chmod(join(dir, 'dev/shm'), 0o1777);
   const whiteouts = [
     ...(await writeTree(join(dir, 'upper'), image.root)),
     ...(await writeTree(join(dir, 'boot'), image.boot)),
     ...(await writeTree(join(dir, 'sysfw'), image.sysfw)),
   ];
-  await makeSpecialNodes(whiteouts, {});
+  await Promise.all(DEV_LINKS.map(([name, target]) => symlink(target, join(dir, 'dev', name))));
   await writeFile(join(dir, 'cpuinfo'), image.cpuinfo);
   await writeFile(join(dir, 'cmdline-prefix'), image.cmdline.prefix);
   if (image.cmdline.override !== null) await writeFile(join(dir, 'cmdline-override'), image.cmdline.override);
-  await writeFile(join(dir, 'otp_dump'), image.otpDump);
   await writeFile(join(dir, 'boot.log'), '');
   await writeFile(join(dir, 'console.log'), '');
   await writeFile(join(dir, 'last-boot-src'), '');
-  if (id.bootloaderConfig !== null && settings.eepromTimestamp !== null) {
-    await writeFile(join(dir, 'eeprom', 'bootconf.txt'), id.bootloaderConfig);
-    await writeFile(join(dir, 'eeprom', 'build-timestamp'), `${settings.eepromTimestamp}\n`);
-    await writeFile(join(dir, 'eeprom', 'update-timestamp'), `${settings.eepromTimestamp + 3600}\n`);
-  }
   const boardType = (Number.parseInt(id.revision, 16) >> 4) & 0xff;
   await writeFile(
     join(dir, 'pi.env'),
@@ -151,6 +177,7 @@ export async function writePiState(dir: string, image: PiImage, settings: PiStat
       CAPS_DROP: CAPS_DROP_ARG,
     }),
   );
+  return { whiteouts, devices: DEV_NODES.map(([name, major, minor]) => ({ path: join(dir, 'dev', name), major, minor, mode: 0o666 })) };
 }
 
 /** Run a command and return its stdout; errors carry the command's stderr. */

@@ -111,7 +111,6 @@ export interface PiImage {
    * cmdline.txt at boot time, or a fixed override text.
    */
   cmdline: { prefix: string; override: string | null };
-  otpDump: string;
 }
 
 /** Host account data the Pi's accounts are derived from. */
@@ -413,6 +412,14 @@ export function checkPiPath(path: string): string {
   return path;
 }
 
+/** `vcgencmd bootloader_version` text for a bootloader built and updated at these times. */
+export function renderBootloaderVersion(built: number, updated: number): string {
+  const d = new Date(built * 1000).toISOString();
+  const date = `${d.slice(0, 10).replaceAll('-', '/')} ${d.slice(11, 19)}`;
+  const version = createHash('sha1').update(String(built)).digest('hex');
+  return `${date}\nversion ${version} (release)\ntimestamp ${built}\nupdate-time ${updated}\ncapabilities 0x0000007f\n`;
+}
+
 /** Build everything a Pi is made of. `files` overrides are applied last. */
 export function buildPiImage(id: PiIdentity, ctx: ImageContext, files: Record<string, FileOverride> = {}): PiImage {
   const { board, os } = id;
@@ -495,11 +502,19 @@ export function buildPiImage(id: PiIdentity, ctx: ImageContext, files: Record<st
   sysfw.file(`${dt}/compatible`, dtStrings(...board.compatible), 0o444);
   sysfw.file(`${dt}/system/linux,revision`, dtU32(parseRevision(id.revision)), 0o444);
   sysfw.file(`${dt}/system/linux,serial`, dtU64(id.serial), 0o444);
-  if (board.eepromChip) {
-    const img = EEPROM_IMAGES[board.eepromChip];
-    sysfw.file(`${dt}/chosen/bootloader/build-timestamp`, dtU32(img.timestamp), 0o444);
-    sysfw.file(`${dt}/chosen/bootloader/update-timestamp`, dtU32(img.timestamp + 3600), 0o444);
+  // The fake VideoCore (vcgencmd): OTP rows, and for an EEPROM bootloader its
+  // running config and version; the bootloader rewrites these when it flashes
+  // an update (assets/init.sh).
+  const vc = '/fake-videocore';
+  sysfw.file(`${vc}/otp_dump`, renderOtpDump(id.serial, id.revision), 0o444);
+  if (board.eepromChip && id.bootloaderConfig !== null) {
+    const built = EEPROM_IMAGES[board.eepromChip].timestamp;
+    const updated = built + 3600;
+    sysfw.file(`${dt}/chosen/bootloader/build-timestamp`, dtU32(built), 0o444);
+    sysfw.file(`${dt}/chosen/bootloader/update-timestamp`, dtU32(updated), 0o444);
     sysfw.file(`${dt}/chosen/bootloader/boot-mode`, dtU32(1), 0o444);
+    sysfw.file(`${vc}/bootloader_config`, id.bootloaderConfig, 0o444);
+    sysfw.file(`${vc}/bootloader_version`, renderBootloaderVersion(built, updated), 0o444);
   }
 
   const cpuinfo = renderCpuinfo(board, id.revision, id.serial, id.model);
@@ -538,6 +553,5 @@ export function buildPiImage(id: PiIdentity, ctx: ImageContext, files: Record<st
     sysfw: sysfw.build(),
     cpuinfo: cpuinfoText,
     cmdline: { prefix: cmdlinePrefix, override: cmdlineOverride ?? null },
-    otpDump: renderOtpDump(id.serial, id.revision),
   };
 }
