@@ -30,7 +30,7 @@ import { createLan, createPiNets, deleteNamespaces, deleteNamespacesSync, lanInf
 import type { LanInfo } from './netns.js';
 import { buildPiImage, resolveIdentity } from './pi-image.js';
 import type { HostAccounts, PiSpec } from './pi-image.js';
-import { claimSlot, processStart } from './slot.js';
+import { claimSlot, FLEET_FILES, processStart } from './slot.js';
 import { generateKey, renderKnownHosts, renderSshConfig } from './ssh-keys.js';
 import type { SshHost } from './ssh-keys.js';
 import { cleanupSlot } from './stale.js';
@@ -270,7 +270,7 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
       ledger.add(`directory ${dir}`, () => rm(dir, { recursive: true, force: true }), () => execFileSync('rm', ['-rf', dir]));
     }
     if (/[:,\s\\]/.test(dir)) throw new Error(`fleet directory ${dir} must not contain ':', ',', '\\' or spaces (overlayfs options)`);
-    const own = ['id_ed25519', 'id_ed25519.pub', 'hostkeys', 'ssh_config', 'known_hosts', 'daemon.log', 'state'].map((f) => join(dir, f));
+    const own = FLEET_FILES.map((f) => join(dir, f));
     ledger.add('fleet files', () => Promise.all(own.map((f) => rm(f, { recursive: true, force: true }))).then(() => undefined));
 
     // Slot, network.

@@ -12,6 +12,8 @@ export type { LanInfo } from './netns.js';
 export type { PiStatus } from './protocol.js';
 export type { RelayStats } from './relay.js';
 export { cleanupStale } from './stale.js';
+export { ssh } from './openssh.js';
+export type { SshOptions, SshResult } from './openssh.js';
 export type { StaleReport } from './stale.js';
 export { VARIANTS } from './variants.js';
 export type { VariantName } from './variants.js';

@@ -296,11 +296,9 @@ export function renderAccounts(host: HostAccounts): { passwd: string; group: str
     const n = Number(id);
     return n >= 1000 && n < 60000;
   };
-  const passwdLines = host.passwd
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .filter((l) => !human(l.split(':')[2] ?? ''))
-    .filter((l) => !['pi', 'locked'].includes(l.split(':')[0] ?? ''));
+  const hostUsers = host.passwd.split('\n').filter((l) => l.trim() !== '');
+  const dropped = new Set(['pi', 'locked', ...hostUsers.filter((l) => human(l.split(':')[2] ?? '')).map((l) => l.split(':')[0] ?? '')]);
+  const passwdLines = hostUsers.filter((l) => !dropped.has(l.split(':')[0] ?? ''));
   passwdLines.push(`pi:x:${PI_UID}:${PI_UID}:,,,:/home/pi:/bin/bash`);
   passwdLines.push(`locked:x:${LOCKED_UID}:${LOCKED_UID}:Sudo needs a password,,,:/home/locked:/bin/bash`);
 
@@ -321,7 +319,7 @@ export function renderAccounts(host: HostAccounts): { passwd: string; group: str
     }
   }
   for (const g of groups) {
-    const members = (g[3] ?? '').split(',').filter((m) => m !== '');
+    const members = (g[3] ?? '').split(',').filter((m) => m !== '' && !dropped.has(m));
     if (piGroups.includes(g[0] ?? '')) members.push('pi');
     if (g[0] === 'sudo' || g[0] === 'users') members.push('locked');
     g[3] = members.join(',');

@@ -16,6 +16,9 @@ export const SLOTS = 64;
 /** Namespace names of every fleet start with this. */
 export const NS_PREFIX = 'pfl';
 
+/** The files and directories a fleet creates in its directory. */
+export const FLEET_FILES = ['id_ed25519', 'id_ed25519.pub', 'hostkeys', 'ssh_config', 'known_hosts', 'daemon.log', 'state', 'fleet.json'];
+
 export interface Owner {
   pid: number;
   /** Start time of the owner process (clock ticks since boot), against PID reuse. */

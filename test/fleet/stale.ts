@@ -8,7 +8,7 @@
 import { basename, join } from 'node:path';
 import { rm, unlink } from 'node:fs/promises';
 import { deleteNamespaces, lanOwner, listNamespaces } from './netns.js';
-import { listLocks, NS_PREFIX, ownerAlive } from './slot.js';
+import { FLEET_FILES, listLocks, NS_PREFIX, ownerAlive } from './slot.js';
 import type { Owner } from './slot.js';
 
 export interface StaleReport {
@@ -16,8 +16,6 @@ export interface StaleReport {
   locks: string[];
   dirs: string[];
 }
-
-const FLEET_FILES = ['id_ed25519', 'id_ed25519.pub', 'hostkeys', 'ssh_config', 'known_hosts', 'daemon.log', 'state'];
 
 function nsOwnerPid(name: string): { slot: number; pid: number } | null {
   const m = new RegExp(`^${NS_PREFIX}(\\d\\d)-(\\d+)-`).exec(name);
