@@ -357,14 +357,15 @@ if [ -z "$version" ]; then
 fi
 fw=/boot/firmware
 [ -d "$fw" ] || { echo "flash-kernel: $fw is not a directory" >&2; exit 1; }
+echo "flash-kernel: installing version $version"
 for pair in "vmlinuz-$version:vmlinuz" "initrd.img-$version:initrd.img"; do
-  src="/boot/\${pair%%:*}"; dst="$fw/\${pair#*:}"
+  src="/boot/\${pair%%:*}"; name="\${pair#*:}"; dst="$fw/$name"
   [ -e "$src" ] || continue
-  [ -e "$dst" ] && cp -p "$dst" "$dst.bak"
+  if [ -e "$dst" ]; then echo "Taking backup of $name."; cp -p "$dst" "$dst.bak"; fi
+  echo "Installing new $name."
   cp -p "$src" "$dst.new"
   mv "$dst.new" "$dst"
 done
-echo "flash-kernel: installed $version to $fw"
 `;
 
 /** The fake of Raspberry Pi OS's raspi-firmware kernel hook (z50-raspi-firmware). */
