@@ -217,15 +217,21 @@ class PiMachine {
       this.state = 'off';
       return;
     }
+    // Killing the Pi's PID 1 ends its PID namespace; unshare reaps it and exits.
+    // Only if that does not happen is unshare itself killed.
+    let killed = false;
     if (this.initPid !== null) {
       try {
         process.kill(this.initPid, 'SIGKILL');
+        killed = true;
       } catch {
         // Already gone.
       }
     }
-    child.kill('SIGKILL');
-    await Promise.race([exited(child), sleep(10_000)]);
+    if (!killed || !(await Promise.race([exited(child).then(() => true), sleep(5_000).then(() => false)]))) {
+      child.kill('SIGKILL');
+      await Promise.race([exited(child), sleep(5_000)]);
+    }
     this.state = 'off';
     for (const w of [...this.waiters]) this.settle(w, new Error(`${this.pi.name} was powered off`));
   }

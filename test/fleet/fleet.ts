@@ -257,18 +257,18 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
   try {
     // The fleet's directory.
     let dir: string;
+    let createdDir = true;
     if (opts.dir !== undefined) {
       dir = resolve(opts.dir);
-      const existed = await stat(dir).then(
+      createdDir = !(await stat(dir).then(
         () => true,
         () => false,
-      );
+      ));
       await mkdir(dir, { recursive: true });
-      if (!existed) ledger.add(`directory ${dir}`, () => rm(dir, { recursive: true, force: true }), () => execFileSync('rm', ['-rf', dir]));
     } else {
       dir = await mkdtemp(join(tmpdir(), 'pinet-fleet-'));
-      ledger.add(`directory ${dir}`, () => rm(dir, { recursive: true, force: true }), () => execFileSync('rm', ['-rf', dir]));
     }
+    if (createdDir) ledger.add(`directory ${dir}`, () => rm(dir, { recursive: true, force: true }), () => execFileSync('rm', ['-rf', dir]));
     if (/[:,\s\\]/.test(dir)) throw new Error(`fleet directory ${dir} must not contain ':', ',', '\\' or spaces (overlayfs options)`);
     const own = FLEET_FILES.map((f) => join(dir, f));
     ledger.add('fleet files', () => Promise.all(own.map((f) => rm(f, { recursive: true, force: true }))).then(() => undefined));
@@ -304,7 +304,7 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
           tmpfsBytes: ids.length * (bootFilesBytes + 8 * 1024 * 1024) + 64 * 1024 * 1024,
           assetsDir: ASSETS_DIR,
           pis: ids.map((id, i) => ({ index: id.index, name: id.name, netns: nets[i]!.netns, ip: nets[i]!.ip })),
-          orphan: { netns: [...piNamespaces, lan.namespace], paths: [slot.lockFile, ...(opts.dir === undefined ? [dir] : own)] },
+          orphan: { netns: [...piNamespaces, lan.namespace], paths: [slot.lockFile, ...(createdDir ? [dir] : own)] },
         },
         log.fd,
       );
