@@ -161,21 +161,25 @@ describeAsRoot('fake-Pi fleet: start, stop and clean up', () => {
   });
 
   it('leaves nothing behind when a Pi cannot boot', async () => {
-    const dir = join(await mkdtemp(join(tmpdir(), 'pinet-fleet-test-')), 'fleet');
-    const before = namespaces();
-    const start = startFleet({
-      dir,
-      pis: [
-        { name: 'good', variant: 'pi3' },
-        { name: 'broken', variant: 'ubuntu-2404-pi4', files: { '/etc/ssh/sshd_config': 'NoSuchOption yes\n' } },
-      ],
-      bootTimeoutMs: 20_000,
-    });
-    await expect(start).rejects.toThrow(/broken: boot failed 3 times/);
-    expect(namespaces().filter((n) => !before.includes(n) && n.includes(`-${process.pid}-`))).toEqual([]);
-    expect(existsSync(dir)).toBe(false);
-    expect(locksOwnedBy(dir)).toEqual([]);
-    await rm(join(dir, '..'), { recursive: true, force: true });
+    const parent = await mkdtemp(join(tmpdir(), 'pinet-fleet-test-'));
+    const dir = join(parent, 'fleet');
+    try {
+      const before = namespaces();
+      const start = startFleet({
+        dir,
+        pis: [
+          { name: 'good', variant: 'pi3' },
+          { name: 'broken', variant: 'ubuntu-2404-pi4', files: { '/etc/ssh/sshd_config': 'NoSuchOption yes\n' } },
+        ],
+        bootTimeoutMs: 20_000,
+      });
+      await expect(start).rejects.toThrow(/broken: boot failed 3 times/);
+      expect(namespaces().filter((n) => !before.includes(n) && n.includes(`-${process.pid}-`))).toEqual([]);
+      expect(existsSync(dir)).toBe(false);
+      expect(locksOwnedBy(dir)).toEqual([]);
+    } finally {
+      await rm(parent, { recursive: true, force: true });
+    }
   });
 
   it('refuses bad options before creating anything', async () => {
@@ -186,35 +190,47 @@ describeAsRoot('fake-Pi fleet: start, stop and clean up', () => {
   });
 
   it('the CLI serves benchmarks: JSON on stdout, ssh works, SIGTERM stops everything', async () => {
-    const dir = join(await mkdtemp(join(tmpdir(), 'pinet-fleet-cli-')), 'fleet');
+    const parent = await mkdtemp(join(tmpdir(), 'pinet-fleet-cli-'));
+    const dir = join(parent, 'fleet');
     const { child, description } = await cliUp(['--count', '3', '--variant', 'ubuntu-2404-pi4,pi5', '--dir', dir, '--boot-files-mb', '1']);
-    expect(description.pis.map((p: { name: string; variant: string }) => `${p.name}:${p.variant}`)).toEqual([
-      'pi-01:ubuntu-2404-pi4',
-      'pi-02:pi5',
-      'pi-03:ubuntu-2404-pi4',
-    ]);
-    expect(JSON.parse(readFileSync(join(dir, 'fleet.json'), 'utf8'))).toEqual(description);
-    const r = await ssh(description.sshConfig, 'pi-02', 'hostname');
-    expect(r.stdout).toBe('pi-02\n');
-    const ns = [description.lan.namespace, ...description.pis.map((p: { netns: string }) => p.netns)];
-    child.kill('SIGTERM');
-    expect(await exited(child)).toBe(0);
-    expect(namespaces().filter((n) => ns.includes(n))).toEqual([]);
-    expect(existsSync(dir)).toBe(false);
-    for (const p of description.pis) expect(await refused(p.port)).toBe(true);
-    await rm(join(dir, '..'), { recursive: true, force: true });
+    try {
+      expect(description.pis.map((p: { name: string; variant: string }) => `${p.name}:${p.variant}`)).toEqual([
+        'pi-01:ubuntu-2404-pi4',
+        'pi-02:pi5',
+        'pi-03:ubuntu-2404-pi4',
+      ]);
+      expect(JSON.parse(readFileSync(join(dir, 'fleet.json'), 'utf8'))).toEqual(description);
+      const r = await ssh(description.sshConfig, 'pi-02', 'hostname');
+      expect(r.stdout).toBe('pi-02\n');
+      const ns = [description.lan.namespace, ...description.pis.map((p: { netns: string }) => p.netns)];
+      child.kill('SIGTERM');
+      expect(await exited(child)).toBe(0);
+      expect(namespaces().filter((n) => ns.includes(n))).toEqual([]);
+      expect(existsSync(dir)).toBe(false);
+      for (const p of description.pis) expect(await refused(p.port)).toBe(true);
+    } finally {
+      child.kill('SIGTERM');
+      await exited(child);
+      await rm(parent, { recursive: true, force: true });
+    }
   });
 
   it('cleans up by itself when its owner is killed without a chance to stop it', async () => {
-    const dir = join(await mkdtemp(join(tmpdir(), 'pinet-fleet-crash-')), 'fleet');
+    const parent = await mkdtemp(join(tmpdir(), 'pinet-fleet-crash-'));
+    const dir = join(parent, 'fleet');
     const { child, description } = await cliUp(['--count', '2', '--dir', dir, '--boot-files-mb', '1']);
-    const ns = [description.lan.namespace, ...description.pis.map((p: { netns: string }) => p.netns)];
-    child.kill('SIGKILL');
-    await exited(child);
-    await until('the orphaned fleet to remove itself', () => namespaces().every((n) => !ns.includes(n)) && !existsSync(dir));
-    expect(locksOwnedBy(dir)).toEqual([]);
-    for (const p of description.pis) expect(await refused(p.port)).toBe(true);
-    await rm(join(dir, '..'), { recursive: true, force: true });
+    try {
+      const ns = [description.lan.namespace, ...description.pis.map((p: { netns: string }) => p.netns)];
+      child.kill('SIGKILL');
+      await exited(child);
+      await until('the orphaned fleet to remove itself', () => namespaces().every((n) => !ns.includes(n)) && !existsSync(dir));
+      expect(locksOwnedBy(dir)).toEqual([]);
+      for (const p of description.pis) expect(await refused(p.port)).toBe(true);
+    } finally {
+      child.kill('SIGKILL');
+      await exited(child);
+      await rm(parent, { recursive: true, force: true });
+    }
   });
 
   describe('cleanupStale()', () => {

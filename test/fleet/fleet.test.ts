@@ -3,6 +3,7 @@
  * with the real OpenSSH client through the fleet's ssh config, checked the
  * way a user would check a real Pi.
  */
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
@@ -131,7 +132,29 @@ describeAsRoot('fake-Pi fleet: one Pi of every variant through OpenSSH', () => {
     for (const f of HOST_FILES) hostBefore[f] = sha(f);
     exportDir = await mkdtemp(join(tmpdir(), 'pinet-fleet-export-'));
     fleet = await startFleet({
-      pis: [...CASES.map((c) => ({ name: c.variant, variant: c.variant })), { name: 'nfs', variant: 'ubuntu-2404-pi4' as const }],
+      pis: [
+        ...CASES.map((c) => ({ name: c.variant, variant: c.variant })),
+        { name: 'nfs', variant: 'ubuntu-2404-pi4' as const },
+        {
+          name: 'custom',
+          variant: 'rpios-bookworm-pi4' as const,
+          serial: '10000000bf9fed6f',
+          mac: 'e4:5f:01:98:e0:82',
+          revision: 'c03112',
+          bootloaderConfig: '[all]\nBOOT_UART=0\nBOOT_ORDER=0xf241\nTFTP_PREFIX=2\n',
+          files: {
+            '/proc/cpuinfo': (t: string) => t.replace(/^Serial.*\n/m, ''),
+            '/boot/firmware/config.txt': (t: string) => t + 'dtoverlay=disable-bt\n',
+            '/boot/firmware/initramfs8': null,
+            '/etc/motd': 'custom Pi\n',
+          },
+        },
+        {
+          name: 'cm4-enabled',
+          variant: 'cm4' as const,
+          files: { '/etc/default/rpi-eeprom-update': 'FIRMWARE_RELEASE_STATUS="default"\nCM4_ENABLE_RPI_EEPROM_UPDATE=1\n' },
+        },
+      ],
       bootFilesMB: 2,
       exports: { 'nfs-host:/picluster-boot': exportDir },
     });
@@ -241,6 +264,67 @@ describeAsRoot('fake-Pi fleet: one Pi of every variant through OpenSSH', () => {
       expect(await ok(name, `ls ${c.bootMount} | grep -ciE '^(pieeprom|recovery)' || true`)).toBe('0\n');
       expect(await pi.bootLog()).toMatch(/bootloader: EEPROM updated/);
     });
+  });
+
+  it('takes per-Pi overrides: serial, MAC, revision, bootloader config, files', async () => {
+    const pi = fleet.pi('custom');
+    expect(pi.serial8).toBe('bf9fed6f');
+    const out = await ok('custom', [
+      'grep -c ^Serial /proc/cpuinfo || true',
+      "sed -n 's/^Model[[:space:]]*: //p' /proc/cpuinfo",
+      'cat /sys/class/net/eth0/address',
+      'tr -d "\\0" < /sys/firmware/devicetree/base/serial-number; echo',
+      'rpi-eeprom-config | grep TFTP_PREFIX',
+      'tail -n 1 /boot/firmware/config.txt',
+      'test -e /boot/firmware/initramfs8 || echo no initramfs8',
+      'cat /etc/motd',
+      "vcgencmd otp_dump | grep '^28:'",
+    ].join('; '));
+    expect(out).toBe(
+      '0\nRaspberry Pi 4 Model B Rev 1.2\ne4:5f:01:98:e0:82\n10000000bf9fed6f\nTFTP_PREFIX=2\ndtoverlay=disable-bt\nno initramfs8\ncustom Pi\n28:bf9fed6f\n',
+    );
+  });
+
+  it('runs the rpi-eeprom tools like the real ones: --out, images, status, -l', async () => {
+    const name = 'rpios-bookworm-pi4';
+    const image = (await ok(name, 'rpi-eeprom-update -l')).trim();
+    expect(image).toMatch(/^\/usr\/lib\/firmware\/raspberrypi\/bootloader-2711\/default\/pieeprom-\d{4}-\d\d-\d\d\.bin$/);
+    expect(await ok(name, `rpi-eeprom-config --out /tmp/current.conf && cat /tmp/current.conf`)).toBe(await ok(name, 'rpi-eeprom-config'));
+    expect(await ok(name, `rpi-eeprom-config ${image}`)).toMatch(/^\[all\]\nBOOT_UART=0\n/);
+    await ok(name, `printf '[all]\\nBOOT_ORDER=0xf21\\n' > /tmp/x.conf && rpi-eeprom-config --config /tmp/x.conf --out /tmp/new.bin ${image}`);
+    expect(await ok(name, 'rpi-eeprom-config /tmp/new.bin; stat -c %s /tmp/new.bin')).toBe('[all]\nBOOT_ORDER=0xf21\n524288\n');
+    const status = await run(name, 'rpi-eeprom-update');
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/^BOOTLOADER: up to date\n   CURRENT: .* \(\d+\)\n    LATEST: /);
+    expect(await ok(name, 'vcgencmd bootloader_version | sed -n "s/^timestamp //p"')).toMatch(/^\d{10}\n$/);
+    // On a CM4, updates are off unless /etc/default/rpi-eeprom-update enables them.
+    expect(await ok('cm4', 'rpi-eeprom-update')).toMatch(/^rpi-eeprom-update is not enabled by default on CM4\(S\)\./);
+  });
+
+  it('updates a CM4 whose rpi-eeprom-update is enabled (self-update on)', async () => {
+    const pi = fleet.pi('cm4-enabled');
+    await ok('cm4-enabled', `printf '${NEW_CONFIG.replaceAll('\n', '\\n')}ENABLE_SELF_UPDATE=1\\n' > /tmp/c.conf && rpi-eeprom-config --apply /tmp/c.conf`);
+    expect(await pi.pendingEepromConfig()).toMatch(/BOOT_ORDER=0xf241/);
+    await pi.reboot();
+    expect(await pi.eepromConfig()).toMatch(/BOOT_ORDER=0xf241/);
+    expect(await pi.pendingEepromConfig()).toBeNull();
+  });
+
+  it('shares a LAN with the Pis where a boot server can listen', async () => {
+    const { serverIp, namespace } = fleet.lan;
+    const server = spawn('ip', [
+      'netns', 'exec', namespace, 'python3', '-c',
+      `import socket\ns=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('${serverIp}', 6969)); s.listen(); print('ready', flush=True)\nc,a=s.accept(); c.sendall(('hello '+a[0]+'\\n').encode()); c.close()`,
+    ], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve) => server.stdout!.once('data', () => resolve()));
+      const pi = fleet.pi('pi3');
+      expect(await ok('pi3', `cat < /dev/tcp/${serverIp}/6969`)).toBe(`hello ${pi.ip}\n`);
+      expect(fleet.lan.freeIps).not.toContain(pi.ip);
+      expect(fleet.lan.freeIps).not.toContain(serverIp);
+    } finally {
+      server.kill();
+    }
   });
 
   it('cancels a staged update with rpi-eeprom-update -r', async () => {
