@@ -299,7 +299,11 @@ async function main(): Promise<void> {
     if (!m) throw new Error(`no Pi with index ${index}`);
     return m;
   };
-  const relay = (index: number): PiRelay => relays.get(index) ?? (() => { throw new Error(`no Pi with index ${index}`); })();
+  const relay = (index: number): PiRelay => {
+    const r = relays.get(index);
+    if (!r) throw new Error(`no Pi with index ${index}`);
+    return r;
+  };
 
   const handle = async (req: Request): Promise<unknown> => {
     switch (req.op) {

@@ -288,6 +288,9 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
     stage('Pi namespaces');
     // Relay ports on the host's loopback, then the daemon that serves them.
     const servers = await Promise.all(ids.map(() => listen()));
+    ledger.add('listening sockets', () => {
+      for (const s of servers) s.close();
+    });
     const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
     const stateDir = join(dir, 'state');
     await mkdir(stateDir, { recursive: true });
