@@ -32,8 +32,9 @@ function send(msg: Reply | DaemonEvent): void {
   process.stdout.write(JSON.stringify(msg) + '\n');
 }
 
+let label = `pid ${process.pid}`;
 function log(text: string): void {
-  process.stderr.write(`[fleet daemon ${process.pid}] ${text}\n`);
+  process.stderr.write(`[fleet daemon ${label}] ${text}\n`);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -94,7 +95,6 @@ class PiMachine {
   private wantOn = false;
   private generation = 0;
   private fastFailures = 0;
-  private startedAt = 0;
   private error: string | undefined;
   private readonly waiters = new Set<Waiter>();
 
@@ -117,7 +117,6 @@ class PiMachine {
     if (this.child) return;
     this.state = 'booting';
     this.error = undefined;
-    this.startedAt = performance.now();
     const gen = ++this.generation;
     const child = spawn(
       'setpriv',
@@ -267,6 +266,7 @@ async function main(): Promise<void> {
   const first = await iterator.next();
   if (first.done) return;
   const config = JSON.parse(first.value) as DaemonConfig;
+  label = `${config.fleetId} (pid ${process.pid})`;
 
   const relays = new Map<number, PiRelay>();
   for (const pi of config.pis) {

@@ -6,9 +6,9 @@
  * its owner goes away.
  */
 import { basename, join } from 'node:path';
-import { rm, unlink } from 'node:fs/promises';
+import { rm, stat, unlink } from 'node:fs/promises';
 import { deleteNamespaces, lanOwner, listNamespaces } from './netns.js';
-import { FLEET_FILES, listLocks, NS_PREFIX, ownerAlive } from './slot.js';
+import { FLEET_FILES, listLocks, NS_PREFIX, ownerAlive, slotId } from './slot.js';
 import type { Owner } from './slot.js';
 
 export interface StaleReport {
@@ -22,20 +22,18 @@ function nsOwnerPid(name: string): { slot: number; pid: number } | null {
   return m ? { slot: Number(m[1]), pid: Number(m[2]) } : null;
 }
 
-async function removeFleetDir(dir: string, report: StaleReport): Promise<void> {
-  if (!dir.startsWith('/')) return;
+/** A fleet's own temp directory goes entirely; in a directory the user chose, only the fleet's files. */
+async function removeFleetDir(dir: string): Promise<void> {
   if (basename(dir).startsWith('pinet-fleet-')) await rm(dir, { recursive: true, force: true });
   else await Promise.all(FLEET_FILES.map((f) => rm(join(dir, f), { recursive: true, force: true })));
-  report.dirs.push(dir);
 }
 
 /** Remove what a dead fleet left in a slot (called before the slot is reused). */
 export async function cleanupSlot(index: number, owner: Owner | null): Promise<void> {
-  const report: StaleReport = { namespaces: [], locks: [], dirs: [] };
   const prefix = `${NS_PREFIX}${String(index).padStart(2, '0')}-`;
   const names = (await listNamespaces()).filter((n) => n.startsWith(prefix));
   await deleteNamespaces(names);
-  if (owner?.dir) await removeFleetDir(owner.dir, report);
+  if (owner?.dir?.startsWith('/')) await removeFleetDir(owner.dir);
 }
 
 /** Remove every leftover of fleets whose owner process is dead. Returns what was removed. */
@@ -43,7 +41,12 @@ export async function cleanupStale(): Promise<StaleReport> {
   const report: StaleReport = { namespaces: [], locks: [], dirs: [] };
   for (const lock of await listLocks()) {
     if (lock.owner && ownerAlive(lock.owner)) continue;
-    if (lock.owner?.dir) await removeFleetDir(lock.owner.dir, report);
+    // A lock without an owner yet may be one a starting fleet is still writing.
+    if (!lock.owner && Date.now() - (await stat(lock.lockFile).then((s) => s.mtimeMs, () => 0)) < 10_000) continue;
+    if (lock.owner?.dir?.startsWith('/')) {
+      await removeFleetDir(lock.owner.dir);
+      report.dirs.push(lock.owner.dir);
+    }
     await unlink(lock.lockFile).catch(() => undefined);
     report.locks.push(lock.lockFile);
   }
@@ -56,8 +59,7 @@ export async function cleanupStale(): Promise<StaleReport> {
   const stale = names.filter((n) => {
     const o = nsOwnerPid(n);
     if (!o) return false;
-    const fleetId = `${NS_PREFIX}${String(o.slot).padStart(2, '0')}-${o.pid}`;
-    return !ownerAlive({ pid: o.pid, start: lanStarts.get(fleetId) ?? null });
+    return !ownerAlive({ pid: o.pid, start: lanStarts.get(slotId(o.slot, o.pid)) ?? null });
   });
   await deleteNamespaces(stale);
   report.namespaces.push(...stale);
