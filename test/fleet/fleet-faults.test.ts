@@ -13,6 +13,7 @@ import { startFleet } from './fleet.js';
 import type { Fleet } from './fleet.js';
 import type { FakePi } from './fake-pi.js';
 import { ssh } from './openssh.js';
+import { until } from './wait.js';
 
 /** An ssh transfer whose progress the test can watch. */
 function streaming(config: string, host: string, command: string) {
@@ -29,14 +30,6 @@ function streaming(config: string, host: string, command: string) {
     child.on('close', (code) => resolve({ code: code ?? 255, stderr, bytes })),
   );
   return { bytes: () => bytes, done };
-}
-
-async function until(what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describeAsRoot('fake-Pi fleet: faults, host keys, reboots and kernel updates', () => {

@@ -18,6 +18,7 @@ import { describeAsRoot } from '../helpers/env.js';
 import { startFleet } from './fleet.js';
 import type { Fleet } from './fleet.js';
 import { ssh } from './openssh.js';
+import { until } from './wait.js';
 import { cleanupStale } from './stale.js';
 import { LOCK_DIR } from './slot.js';
 import type { VariantName } from './variants.js';
@@ -100,14 +101,6 @@ async function expectGone(f: Footprint, mountsBefore: string[]): Promise<void> {
   const mounts = mountLines();
   expect(mounts.filter((m) => m.includes(f.dir))).toEqual([]);
   expect(mounts.filter((m) => !mountsBefore.includes(m) && /pinet|netns/.test(m))).toEqual([]);
-}
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Start the CLI in the background like a benchmark does; resolve with its JSON description. */

@@ -15,6 +15,7 @@ import { describeAsRoot } from '../helpers/env.js';
 import { startFleet } from './fleet.js';
 import type { Fleet } from './fleet.js';
 import { ssh } from './openssh.js';
+import { until } from './wait.js';
 import type { VariantName } from './variants.js';
 
 interface Expect {
@@ -433,14 +434,9 @@ describeAsRoot('fake-Pi fleet: one Pi of every variant through OpenSSH', () => {
     const before = await fleet.pi('pi5').connectionStats();
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => run('pi5', `echo ${i}`)));
     expect(results.map((r) => r.stdout)).toEqual(Array.from({ length: 20 }, (_, i) => `${i}\n`));
-    let after = await fleet.pi('pi5').connectionStats();
-    expect(after.accepted - before.accepted).toBe(20);
+    expect((await fleet.pi('pi5').connectionStats()).accepted - before.accepted).toBe(20);
     // The relay sees the last connections close a moment after ssh exits.
-    for (let i = 0; i < 100 && after.active > 0; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      after = await fleet.pi('pi5').connectionStats();
-    }
-    expect(after.active).toBe(0);
+    await until('the connections to close', async () => (await fleet.pi('pi5').connectionStats()).active === 0, 5_000);
   });
 
   it('leaves the host files as they were', () => {

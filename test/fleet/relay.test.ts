@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PiRelay } from './relay.js';
+import { until } from './wait.js';
 
 interface Rig {
   relay: PiRelay;
@@ -65,9 +66,6 @@ function collect(s: net.Socket): { data: () => Buffer; done: Promise<{ error: st
 }
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-const until = async (cond: () => boolean) => {
-  while (!cond()) await new Promise((r) => setTimeout(r, 5));
-};
 
 describe('fleet relay', () => {
   it('passes bytes both ways unchanged, with half-close', async () => {
@@ -85,7 +83,7 @@ describe('fleet relay', () => {
     const r = await rig(() => undefined);
     const c = await connect(r.port);
     const got = collect(c);
-    await until(() => r.upstream.length === 1);
+    await until('the relayed connection', () => r.upstream.length === 1);
     const piSide = r.upstream[0]!;
     const piClosed = new Promise<void>((resolve) => piSide.once('close', () => resolve()));
     expect(r.relay.stats().active).toBe(1);
@@ -99,7 +97,7 @@ describe('fleet relay', () => {
     const r = await rig(() => undefined);
     const c = await connect(r.port);
     const got = collect(c);
-    await until(() => r.upstream.length === 1);
+    await until('the relayed connection', () => r.upstream.length === 1);
     expect(r.relay.cut('blackhole')).toBe(1);
     expect((await got.done).error).toBe('ECONNRESET');
     await new Promise((res) => setTimeout(res, 50));
