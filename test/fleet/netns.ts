@@ -1,0 +1,134 @@
+/**
+ * The fleet's network: a LAN namespace with a bridge (the boot server's
+ * side, where a test may run dnsmasq) and one namespace per Pi whose `eth0`
+ * (a veth with the Pi's MAC) is plugged into that bridge. Addresses come from
+ * the fleet's /24 in 10.251.64.0/18; the host's own namespace gets nothing.
+ *
+ *   <slot>-lan   br0 10.251.X.1/24  (.2-.9 free for tests, e.g. a home router)
+ *   <slot>-pN    eth0 10.251.X.(10+N)/24, default route via .1
+ */
+import { execFile, execFileSync } from 'node:child_process';
+
+export const BRIDGE = 'br0';
+export const FIRST_PI_HOST = 10;
+export const MAX_PIS = 240;
+
+export interface LanInfo {
+  /** `ip netns exec <namespace> ...` runs a command on the LAN. */
+  namespace: string;
+  bridge: string;
+  subnet: string;
+  prefixLength: number;
+  /** The bridge's address: where a boot server on the LAN listens. */
+  serverIp: string;
+  /** Addresses nobody uses, for a test's extra servers or clients. */
+  freeIps: string[];
+}
+
+export interface PiNet {
+  index: number;
+  netns: string;
+  ip: string;
+  mac: string;
+}
+
+export function lanInfo(slotId: string, octet: number): LanInfo {
+  const base = `10.251.${octet}`;
+  return {
+    namespace: `${slotId}-lan`,
+    bridge: BRIDGE,
+    subnet: `${base}.0/24`,
+    prefixLength: 24,
+    serverIp: `${base}.1`,
+    freeIps: [2, 3, 4, 5, 6, 7, 8, 9].map((n) => `${base}.${n}`),
+  };
+}
+
+export function piNet(slotId: string, octet: number, index: number, mac: string): PiNet {
+  if (index >= MAX_PIS) throw new Error(`a fleet holds at most ${MAX_PIS} fake Pis`);
+  return { index, netns: `${slotId}-p${index}`, ip: `10.251.${octet}.${FIRST_PI_HOST + index}`, mac };
+}
+
+function ipBatch(args: string[], lines: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = execFile('ip', [...args, '-batch', '-'], (err, _out, stderr) => {
+      if (err) reject(new Error(`ip ${args.join(' ')} -batch failed: ${stderr.trim() || err.message}\n${lines.join('\n')}`));
+      else resolve();
+    });
+    child.stdin!.end(lines.join('\n') + '\n');
+  });
+}
+
+/** Create the LAN namespace and bridge. `owner` goes into the bridge's alias (for cleanupStale). */
+export async function createLan(lan: LanInfo, owner: string): Promise<void> {
+  if (!/^[\w:=.-]+$/.test(owner)) throw new Error(`bad LAN owner tag ${owner}`);
+  await ipBatch([], [`netns add ${lan.namespace}`]);
+  await ipBatch(['-n', lan.namespace], [
+    'link set lo up',
+    `link add ${lan.bridge} type bridge`,
+    `link set ${lan.bridge} alias ${owner}`,
+    `addr add ${lan.serverIp}/${lan.prefixLength} dev ${lan.bridge}`,
+    `link set ${lan.bridge} up`,
+  ]);
+}
+
+/** Create the Pis' namespaces and plug their eth0 into the LAN. */
+export async function createPiNets(lan: LanInfo, pis: PiNet[]): Promise<void> {
+  if (pis.length === 0) return;
+  await ipBatch(
+    [],
+    pis.flatMap((p) => [
+      `netns add ${p.netns}`,
+      `link add vp${p.index} netns ${lan.namespace} type veth peer name eth0 address ${p.mac} netns ${p.netns}`,
+    ]),
+  );
+  await ipBatch(['-n', lan.namespace], pis.flatMap((p) => [`link set vp${p.index} master ${lan.bridge}`, `link set vp${p.index} up`]));
+  await Promise.all(
+    pis.map((p) =>
+      ipBatch(['-n', p.netns], [
+        'link set lo up',
+        `addr add ${p.ip}/${lan.prefixLength} dev eth0`,
+        'link set eth0 up',
+        `route add default via ${lan.serverIp}`,
+      ]),
+    ),
+  );
+}
+
+/** Delete namespaces (missing ones are fine). */
+export async function deleteNamespaces(names: string[]): Promise<void> {
+  if (names.length === 0) return;
+  await new Promise<void>((resolve) => {
+    const child = execFile('ip', ['-force', '-batch', '-'], () => resolve());
+    child.stdin!.end(names.map((n) => `netns del ${n}`).join('\n') + '\n');
+  });
+}
+
+export function deleteNamespacesSync(names: string[]): void {
+  if (names.length === 0) return;
+  try {
+    execFileSync('ip', ['-force', '-batch', '-'], { input: names.map((n) => `netns del ${n}`).join('\n') + '\n', stdio: ['pipe', 'ignore', 'ignore'] });
+  } catch {
+    // Best effort at exit.
+  }
+}
+
+export async function listNamespaces(): Promise<string[]> {
+  return new Promise((resolve) => {
+    execFile('ip', ['netns', 'list'], (err, out) => {
+      if (err) resolve([]);
+      else resolve(out.split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n !== ''));
+    });
+  });
+}
+
+/** The owner text stored in a LAN bridge's alias, or null. */
+export async function lanOwner(namespace: string): Promise<string | null> {
+  return new Promise((resolve) => {
+    execFile('ip', ['-n', namespace, '-o', 'link', 'show', BRIDGE], (err, out) => {
+      if (err) return resolve(null);
+      const m = /alias (.*)$/.exec(out.trim());
+      resolve(m ? m[1]! : null);
+    });
+  });
+}
