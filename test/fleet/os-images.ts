@@ -245,7 +245,7 @@ const COMMON_DTBS = [
   'bcm2712-rpi-5-b.dtb',
 ];
 
-const SHIPPED_OVERLAYS = ['dwc2', 'vc4-kms-v3d', 'vc4-kms-v3d-pi5', 'disable-bt', 'disable-wifi', 'i2c-rtc'];
+const SHIPPED_OVERLAYS = ['dwc2', 'vc4-kms-v3d', 'vc4-kms-v3d-pi4', 'vc4-kms-v3d-pi5', 'disable-bt', 'disable-wifi', 'i2c-rtc'];
 
 function firmwareFiles(board: Board, kernel: string, initramfs: string | null, extraKernels: string[]): BootFileSpec[] {
   const files: BootFileSpec[] = [
