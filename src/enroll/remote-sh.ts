@@ -20,13 +20,13 @@ if ! mkdir "$L" 2>/dev/null; then
   rm -rf "$L"; mkdir "$L" || { say "fail lock cannot lock /var/lib/pinet"; exit 1; }
 fi
 echo $$ > "$L/pid"
-U= FSTAB_DONE= EEPROM_T= ERR=
-cleanup() { [ -n "$U" ] && rm -f "$U"; [ -n "$EEPROM_T" ] && rm -f "$EEPROM_T"; rm -rf "$L"; }
+U= FSTAB_DONE= EEPROM_T= ERR= t=
+cleanup() { [ -n "$t" ] && rm -f "$t"; [ -n "$U" ] && rm -f "$U"; [ -n "$EEPROM_T" ] && rm -f "$EEPROM_T"; rm -rf "$L"; }
 trap cleanup EXIT
 trap 'exit 129' HUP INT TERM
 atomic() { # atomic TARGET MODE CONTENT
   t=$(mktemp "$(dirname "$1")/.pinet.XXXXXX") || return 1
-  printf '%s' "$3" > "$t" && chmod "$2" "$t" && sync "$t" && mv -f "$t" "$1" && sync "$(dirname "$1")" || { rm -f "$t"; return 1; }
+  printf '%s' "$3" > "$t" && chmod "$2" "$t" && sync "$t" && mv -f "$t" "$1" && t= && sync "$(dirname "$1")" || { rm -f "$t"; return 1; }
 }
 # write_fstab CONTENT EXPECTED_SHA256: keeps an undo copy in $U, mode and owner of the old file.
 # These functions set $ERR and return 1 on failure (no subshell: $U and $FSTAB_DONE must survive).
@@ -37,7 +37,7 @@ write_fstab() {
   U=$(mktemp /etc/.fstab.pinet-undo.XXXXXX) && cp -p /etc/fstab "$U" || { ERR="cannot save a copy of /etc/fstab"; return 1; }
   t=$(mktemp /etc/.fstab.pinet.XXXXXX) || { ERR="cannot create a temporary file in /etc"; return 1; }
   if printf '%s' "$1" > "$t" && chmod --reference=/etc/fstab "$t" && chown --reference=/etc/fstab "$t" && sync "$t" && mv -f "$t" /etc/fstab; then
-    FSTAB_DONE=1; sync /etc; return 0
+    t=; FSTAB_DONE=1; sync /etc; return 0
   fi
   rm -f "$t"; ERR="cannot write /etc/fstab"; return 1
 }
