@@ -139,7 +139,19 @@ export interface ApplyCallbacks {
 
 export async function applyPlan(p: PiPlan, remote: RemoteHost, state: StateStore, stamp: string, cb: ApplyCallbacks): Promise<ApplyReport> {
   const report: ApplyReport = { done: [], notDone: [], undone: [] };
-  const all = ['backup (local)', 'copy', 'cmdline', 'verify', 'backup (Pi)', 'fstab', 'hooks', 'bootloader', 'inventory'];
+  const piChanges = Boolean(p.fstab || p.eeprom || p.cmdline);
+  const planned: [string, boolean][] = [
+    ['backup (local)', p.firstEnroll && piChanges],
+    ['copy', p.copy.files.length > 0 || p.copy.create],
+    ['cmdline', p.cmdline !== undefined],
+    ['verify', true],
+    ['backup (Pi)', p.firstEnroll && piChanges],
+    ['fstab', p.fstab !== undefined],
+    ['hooks', p.hooks.length > 0],
+    ['bootloader', p.eeprom !== undefined],
+    ['inventory', true],
+  ];
+  const all = planned.filter(([, on]) => on).map(([name]) => name);
   let removeDirOnFailure = false;
   const finish = async (failedAt: string, err: unknown): Promise<never> => {
     if (removeDirOnFailure && !report.uncertain) {
@@ -157,8 +169,6 @@ export async function applyPlan(p: PiPlan, remote: RemoteHost, state: StateStore
       { hint: 'the Pi still boots as before; fix the cause and run pinet enroll again', cause: err },
     );
   };
-
-  const piChanges = Boolean(p.fstab || p.eeprom || p.cmdline);
 
   // 1. local backup of the originals (first enroll only: rollback restores these)
   if (p.firstEnroll && piChanges) {

@@ -23,7 +23,7 @@ import { localBeforeNetwork, parseBootOrder } from '../pi/bootorder.js';
 import { editBootOrder } from '../pi/boot-order-config.js';
 import { parseCmdline, serializeCmdline, setNfsRoot, setRbdRoot } from '../pi/cmdline.js';
 import { effectiveValue } from '../pi/config-txt.js';
-import { nfsSourceFor, setBootNfs, type NfsSource } from '../pi/fstab.js';
+import { findBootLine, nfsSourceFor, parseFstab, setBootNfs, type NfsSource } from '../pi/fstab.js';
 import { mb, isExcluded, type TreeEntry } from '../server/export.js';
 import type { Inventory, InventoryEntry } from '../server/state.js';
 import { unifiedDiff } from '../util/diff.js';
@@ -134,6 +134,10 @@ export async function planPi(
   const prefixMode = bl.tftp.mode === 2 ? 'mac' : bl.tftp.mode === 1 ? 'string' : 'serial';
   if (!f.bootPartition.known) throw refuse(L, f.bootPartition.reason, 'pinet needs the boot partition mounted at /boot/firmware or /boot');
   const bootMount = f.bootPartition.value.mountpoint;
+  if (d.raw.fstab !== undefined) {
+    const line = findBootLine(parseFstab(d.raw.fstab), bootMount);
+    if (!line.ok) throw refuse(L, `/etc/fstab: ${line.error}`, 'pinet replaces the line that mounts the boot partition; add it (e.g. LABEL=system-boot /boot/firmware vfat defaults 0 1) and run again');
+  }
   if (!d.bootDir) throw refuse(L, `no config.txt in /boot/firmware or /boot: the boot partition is not mounted`, 'mount the boot partition and run again');
   if (d.bootDir !== bootMount) throw refuse(L, `/etc/fstab mounts the boot partition at ${bootMount}, but the boot files are in ${d.bootDir}`, 'fix the boot partition mount first');
   if (d.raw.fstab === undefined) throw refuse(L, 'cannot read /etc/fstab');

@@ -23,7 +23,7 @@ echo $$ > "$L/pid"
 U= FSTAB_DONE= EEPROM_T= ERR= t=
 cleanup() { [ -n "$t" ] && rm -f "$t"; [ -n "$U" ] && rm -f "$U"; [ -n "$EEPROM_T" ] && rm -f "$EEPROM_T"; rm -rf "$L"; }
 trap cleanup EXIT
-trap 'exit 129' HUP INT TERM
+trap 'exit 129' HUP INT TERM PIPE
 atomic() { # atomic TARGET MODE CONTENT
   t=$(mktemp "$(dirname "$1")/.pinet.XXXXXX") || return 1
   printf '%s' "$3" > "$t" && chmod "$2" "$t" && sync "$t" && mv -f "$t" "$1" && t= && sync "$(dirname "$1")" || { rm -f "$t"; return 1; }

@@ -266,6 +266,9 @@ export class RemoteHost {
     if (opts.input !== undefined) channel.end(opts.input);
     else channel.end();
 
+    // Callers often read stdout before awaiting `done`; a connection lost meanwhile must not
+    // become an unhandled rejection (they still see it when they await `done`).
+    done.catch(() => undefined);
     return { stdout: channel as unknown as Readable, stdin: channel as unknown as Writable, done, kill };
   }
 
