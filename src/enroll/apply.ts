@@ -63,7 +63,7 @@ if [ -n "$STAMP" ]; then
   mkdir -p "$BK" && chmod 700 /var/lib/pinet/backup "$BK" &&
     cp -p /etc/fstab "$BK/fstab" &&
     { [ ! -f "$D/$CMD" ] || cp -p "$D/$CMD" "$BK/cmdline.txt"; } &&
-    printf '%s' "$CUR_EEPROM" > "$BK/bootloader.conf" && sync || fail backup "cannot write $BK" "$@"
+    printf '%s' "$CUR_EEPROM" > "$BK/bootloader.conf" && sync "$BK"/* "$BK" || fail backup "cannot write $BK" "$@"
   say "done backup $BK"
 fi
 if [ -n "$NEW_FSTAB" ]; then

@@ -41,7 +41,7 @@ write_fstab() {
   fi
   rm -f "$t"; ERR="cannot write /etc/fstab"; return 1
 }
-undo_fstab() { if [ -n "$FSTAB_DONE" ] && [ -n "$U" ]; then mv -f "$U" /etc/fstab && U= && sync && say "undone fstab"; fi; }
+undo_fstab() { if [ -n "$FSTAB_DONE" ] && [ -n "$U" ]; then mv -f "$U" /etc/fstab && U= && sync /etc && say "undone fstab"; fi; }
 # apply_eeprom CONTENT BOOTDIR: rpi-eeprom-config --apply, and check that an update was staged
 apply_eeprom() {
   EEPROM_T=$(mktemp /tmp/pinet-bootloader.XXXXXX) || { ERR="cannot create a temporary file"; return 1; }

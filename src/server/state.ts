@@ -172,7 +172,7 @@ export class StateStore {
           hint: `wait for it to finish; if no pinet is running, remove ${path}`,
         });
       }
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 10));
     }
   }
 
