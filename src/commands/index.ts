@@ -107,6 +107,8 @@ export function registerCommands(program: Command): void {
     .option('--all-clients', 'offer the boot menu to every PXE client, not only to Raspberry Pi MAC addresses')
     .option('--minimal', "only the seed article's six directives (implies --all-clients)")
     .option('--menu-text <text>', 'PXE menu text (default: "Raspberry Pi Boot", which the bootloader looks for)')
+    .option('--enrolled-only', 'offer the boot menu only to the MAC addresses of enrolled Pis (from the inventory)')
+    .option('--state-dir <dir>', 'with --enrolled-only: where pinet keeps its inventory')
     .option('--template <file>', 'render this Mustache template instead of the built-in one (same values)')
     .option('-o, --output <file>', 'write the config to this file instead of stdout')
     .option('--dry-run', 'with -o: show the diff, write nothing')
@@ -118,6 +120,7 @@ export function registerCommands(program: Command): void {
         ['pinet render-dnsmasq --minimal --subnet 10.86.5.255 --tftp-root /mnt/netboot', "the seed article's file, exactly"],
         ['pinet render-dnsmasq -o /etc/dnsmasq.d/pinet.conf --check', 'write it (subnet detected) and check it with dnsmasq'],
         ['pinet render-dnsmasq -o /etc/dnsmasq.d/pinet.conf --dry-run', 'show what would change'],
+        ['pinet render-dnsmasq --enrolled-only -o /etc/dnsmasq.d/pinet.conf', 'answer only the enrolled Pis'],
         ['pinet render-dnsmasq --mode standalone --subnet 10.0.0.0/24 --range 10.0.0.100,10.0.0.200,12h', 'a LAN without DHCP'],
       ]),
     )

@@ -32,8 +32,9 @@ export interface RenderDnsmasqOptions {
   output?: string;
   dryRun?: boolean;
   check?: boolean;
-  /** Only the MACs of enrolled Pis get the boot menu (set by --enrolled-only). */
-  macs?: string[];
+  /** Only the MACs of enrolled Pis get the boot menu. */
+  enrolledOnly?: boolean;
+  stateDir?: string;
 }
 
 export async function run(_args: string[], opts: RenderDnsmasqOptions, ctx: Ctx): Promise<number> {
@@ -69,7 +70,16 @@ export async function run(_args: string[], opts: RenderDnsmasqOptions, ctx: Ctx)
     allClients: opts.allClients ?? d['all-clients'],
     minimal: opts.minimal,
   };
-  if (opts.macs) input.macs = opts.macs;
+  if (opts.enrolledOnly) {
+    const [{ StateStore }, { resolveStateDir }] = await Promise.all([import('../server/state.js'), import('./enroll.js')]);
+    const state = new StateStore(resolveStateDir(opts.stateDir, cfg));
+    const inv = await state.readInventory();
+    const macs = Object.values(inv.pis).flatMap((p) => (p.mac ? [p.mac] : []));
+    if (macs.length === 0) {
+      throw new UsageError(`--enrolled-only: no enrolled Pi with a known MAC address in ${state.inventoryPath}`, 'enroll Pis first (pinet enroll), or pass --state-dir');
+    }
+    input.macs = macs;
+  }
   const settings = validateDnsmasqSettings(input);
   if (!settings.menuText.includes(RPI_MENU_TEXT)) {
     out.warn(`the menu text ${JSON.stringify(settings.menuText)} does not contain "${RPI_MENU_TEXT}"; the Pi bootloader ignores such offers`);
@@ -87,6 +97,7 @@ export async function run(_args: string[], opts: RenderDnsmasqOptions, ctx: Ctx)
   const view = templateView(settings, {
     ...(output !== undefined && { output }),
     ...(templatePath !== undefined && { template: resolve(templatePath) }),
+    ...(opts.enrolledOnly && opts.stateDir !== undefined && { stateDir: resolve(opts.stateDir) }),
   });
   const text = renderTemplate(template, view, templatePath ?? 'built-in template');
 

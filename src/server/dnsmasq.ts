@@ -213,7 +213,7 @@ export function dhcpRangeValue(s: DnsmasqSettings): string {
 }
 
 /** The command line that writes this same file again. */
-export function regenerateCommand(s: DnsmasqSettings, extra: { output?: string; template?: string } = {}): string {
+export function regenerateCommand(s: DnsmasqSettings, extra: { output?: string; template?: string; stateDir?: string } = {}): string {
   const argv = ['pinet', 'render-dnsmasq'];
   if (s.minimal) argv.push('--minimal');
   argv.push('--subnet', s.subnet, '--tftp-root', s.tftpRoot);
@@ -222,6 +222,7 @@ export function regenerateCommand(s: DnsmasqSettings, extra: { output?: string; 
   if (s.range) argv.push('--range', [s.range.start, s.range.end, s.range.lease].filter(Boolean).join(','));
   if (s.allClients && !s.minimal) argv.push('--all-clients');
   if (s.macs) argv.push('--enrolled-only');
+  if (s.macs && extra.stateDir) argv.push('--state-dir', extra.stateDir);
   if (s.menuText !== RPI_MENU_TEXT) argv.push('--menu-text', s.menuText);
   if (extra.template) argv.push('--template', extra.template);
   if (extra.output) argv.push('-o', extra.output);
@@ -245,7 +246,7 @@ export interface TemplateView {
   menuText: string;
 }
 
-export function templateView(s: DnsmasqSettings, extra: { output?: string; template?: string } = {}): TemplateView {
+export function templateView(s: DnsmasqSettings, extra: { output?: string; template?: string; stateDir?: string } = {}): TemplateView {
   const tagged = !s.allClients;
   const patterns = s.macs ?? RPI_OUIS.map((oui) => `${oui}:*:*:*`);
   // validateMenuText allows no quote or backslash, so plain quoting is exact.

@@ -113,6 +113,13 @@ describeAsRoot('pinet enroll on the fake fleet', () => {
     expect(list.stdout).toMatch(new RegExp(`${pi.serial8}\\s+${pi.serial}\\s+ubuntu`));
   });
 
+  it('render-dnsmasq --enrolled-only offers the boot menu to the enrolled Pi\'s MAC only', async () => {
+    const r = await pinet(['render-dnsmasq', '--subnet', fleet.lan.subnet, '--enrolled-only', '--state-dir', stateDir]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.split('\n').filter((l) => l.startsWith('dhcp-mac='))).toEqual([`dhcp-mac=set:rpi,${fleet.pi('ubuntu').mac}`]);
+    expect(r.stdout).toContain(`--enrolled-only --state-dir ${stateDir}`);
+  });
+
   it('is a no-op the second time: up to date, no file copied, nothing touched', async () => {
     const pi = fleet.pi('ubuntu');
     const before = [await piSnapshot(pi), await treeSnapshot(exportDir), await inventory()];
