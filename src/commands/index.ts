@@ -207,6 +207,39 @@ export function registerCommands(program: Command): void {
     )
     .action(lazy(() => import('./rollback.js')));
 
+  sshOptions(
+    subcommand(program, 'doctor')
+      .summary('find every known reason a Pi will not netboot, and how to fix it')
+      .description(
+        'Without hosts: check the boot server (dnsmasq config and dnsmasq --test, the export directory: names, every boot ' +
+          'file each Pi requests, readable by the TFTP user under real permission rules, cmdline.txt; live TFTP fetches; ' +
+          'with --dhcp-probe a Pi-like PXE DISCOVER; with --log a dnsmasq log per Pi). With hosts (or --all): also check each ' +
+          'Pi (BOOT_ORDER, pending update, fstab, NFS mount, files in sync, kernel hook, CM4/Pi 5). Exit 1 if a check fails.',
+      )
+      .argument('[host...]', 'Pis to check over SSH')
+      .option('--all', 'also check every Pi in the inventory')
+      .option('--export-dir <dir>', 'the export as mounted here, also the TFTP root (default: config, else /mnt/netboot)')
+      .option('--state-dir <dir>', 'where pinet keeps its inventory')
+      .option('--dnsmasq-conf <file>', 'dnsmasq config file or directory to check; may be repeated (default: /etc/dnsmasq.conf and /etc/dnsmasq.d)', collect)
+      .option('--tftp-server <addr>', 'fetch boot files from this TFTP server (default: from the dnsmasq config)')
+      .option('--dhcp-probe <iface>', 'send a Pi-like PXE DISCOVER on this interface and report every answer (needs root)')
+      .option('--probe-mac <mac>', 'with --dhcp-probe: the Pi MAC to ask for (default: a random dc:a6:32:… address)')
+      .option('--log <file>', 'summarise a dnsmasq log (log-dhcp) per Pi; - for stdin')
+      .option('--nfs <server:/path>', 'how Pis mount the export, for Pis not in the inventory')
+      .option('--strict', 'exit 1 on warnings too'),
+  )
+    .addHelpText(
+      'after',
+      examples([
+        ['pinet doctor', 'the boot server and the export'],
+        ['pinet doctor pi-07', '... and one Pi'],
+        ['pinet doctor --all --json > report.json', 'everything, for a support thread or CI'],
+        ['sudo pinet doctor --dhcp-probe eth0', 'what a Pi sees on the wire'],
+        ['journalctl -u dnsmasq | pinet doctor --log -', 'why did the last boot stop?'],
+      ]),
+    )
+    .action(lazy(() => import('./doctor.js')));
+
   subcommand(program, 'list')
     .summary('list the enrolled Pis (from the inventory)')
     .description('Print the inventory enroll keeps: each Pi\'s directory, serial, host, MAC, board, OS and BOOT_ORDER.')
