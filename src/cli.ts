@@ -35,8 +35,11 @@ export function buildProgram(): Command {
     'after',
     `
 Examples:
-  pinet render-dnsmasq --subnet 10.86.5.0/24            print a dnsmasq config for this LAN
   pinet render-dnsmasq --subnet 10.86.5.0/24 -o /etc/dnsmasq.d/pinet.conf --check
+  pinet info pi-07                                      what pinet sees on a Pi
+  pinet enroll pi-07 --nfs nfs-host:/picluster-boot --dry-run
+  pinet enroll --hosts-file pis.txt -j 20 --yes         a fleet (settings from pinet.yaml)
+  pinet doctor --all                                    why a Pi does not netboot
 
 Exit codes: 0 success, 1 an operation or check failed, 2 usage or configuration error.
 Documentation: README.md in the pinet directory.`,
