@@ -37,6 +37,8 @@ describeAsRoot('pinet enroll on the fake fleet', () => {
         { name: 'bullseye', variant: 'rpios-bullseye-pi4' },
         { name: 'noorder', variant: 'no-boot-order' },
         { name: 'rebooter', variant: 'ubuntu-2404-pi4' },
+        { name: 'cm4', variant: 'cm4', files: { '/etc/default/rpi-eeprom-update': 'FIRMWARE_RELEASE_STATUS="default"\nCM4_ENABLE_RPI_EEPROM_UPDATE=1\n' } },
+        { name: 'pi5', variant: 'pi5' },
       ],
       bootFilesMB: 2,
       exports: { [NFS]: exportDir },
@@ -191,6 +193,28 @@ describeAsRoot('pinet enroll on the fake fleet', () => {
     expect(await pi.readText('/boot/firmware/cmdline.txt')).toBe(piCmdline); // the Pi's own is untouched
     const again = await enroll(['noorder', '--yes', '--root', 'nfs', '--nfs-root', '10.251.0.5:/srv/nfsroot/{serial}']);
     expect(again.stderr).toMatch(/up to date/);
+  });
+
+  it('enrolls a CM4 whose EEPROM updates are enabled, warning that eMMC comes before NETWORK', async () => {
+    const pi = fleet.pi('cm4');
+    const r = await enroll(['cm4', '--yes']);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/eMMC\/SD before NETWORK: a CM4 whose eMMC holds a bootable image never netboots \(use --boot-order net-usb-sd\)/);
+    expect(await pi.pendingEepromConfig()).toMatch(/^BOOT_ORDER=0xf241$/m);
+    const eMmcLast = await enroll(['cm4', '--yes', '--boot-order', 'net-usb-sd']);
+    expect(eMmcLast.code).toBe(0);
+    expect(await pi.pendingEepromConfig()).toMatch(/^BOOT_ORDER=0xf142$/m);
+    expect(eMmcLast.stdout).not.toMatch(/never netboots/);
+  });
+
+  it('enrolls a Pi 5 (kernel_2712.img), saying that Pi 5 netboot is untested', async () => {
+    const pi = fleet.pi('pi5');
+    const r = await enroll(['pi5', '--yes']);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/Pi 5: network boot differs in places and is untested/);
+    expect(await stat(join(exportDir, pi.serial8, 'kernel_2712.img'))).toBeTruthy();
+    expect(await pi.readText('/etc/fstab')).toContain(`${NFS}/${pi.serial8} /boot/firmware nfs`);
+    expect(await pi.pendingEepromConfig()).toMatch(/^BOOT_ORDER=0x[0-9a-f]*2[0-9a-f]*$/m);
   });
 
   it('rolls back to the originals byte for byte and leaves the inventory', async () => {

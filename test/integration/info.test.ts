@@ -27,6 +27,7 @@ describeAsRoot('pinet info on the fake fleet', () => {
         { name: 'cm4', variant: 'cm4' },
         { name: 'noorder', variant: 'no-boot-order' },
         { name: 'pi3', variant: 'pi3' },
+        { name: 'pi5', variant: 'pi5' },
         { name: 'otponly', variant: 'ubuntu-2404-pi4', files: { '/proc/cpuinfo': (t: string) => t.replace(/^Serial.*\n/m, ''), '/sys/firmware/devicetree/base/serial-number': null } },
         {
           name: 'noserial',
@@ -73,6 +74,15 @@ describeAsRoot('pinet info on the fake fleet', () => {
     expect(by.cm4!.info!.eepromUpdates).toMatch(/^disabled: .*CM4/);
     expect(by.noorder!.info!.bootOrderExplained).toMatch(/no BOOT_ORDER line: the default/);
     expect(by.pi3!.info!).toMatchObject({ eepromNetboot: false, bootOrder: null });
+    expect(by.pi3!.info!.notes.join(' ')).toMatch(/no bootloader EEPROM/);
+  });
+
+  it('reports a Pi 5 with its own kernel and says its boot files are untested', async () => {
+    const { code, doc } = await info(['pi5']);
+    expect(code).toBe(0);
+    expect(doc.pis[0]!.info).toMatchObject({ board: expect.stringMatching(/^Pi 5/), eepromNetboot: true });
+    expect(doc.pis[0]!.info!.bootFiles).toContain('kernel_2712.img');
+    expect(doc.pis[0]!.info!.notes.join(' ')).toMatch(/Pi 5.*untested/);
   });
 
   it('prints a readable report, one block per Pi', async () => {
