@@ -15,8 +15,8 @@
  * If a step fails, what was done and what was not is reported, and what is
  * safe to undo is undone: the Pi still boots as before.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { PinetError } from '../errors.js';
 import type { RemoteHost } from '../remote/index.js';
@@ -128,8 +128,8 @@ export function parseApplyOutput(out: string, boundary: string): RemoteApplyOutp
 
 const OTHERS: UnixUser = { name: 'others', uid: -1, gid: -1, groups: [] };
 
-function sha256(text: string): Promise<string> {
-  return import('node:crypto').then(({ createHash }) => createHash('sha256').update(text).digest('hex'));
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
 
 export interface ApplyCallbacks {
@@ -262,7 +262,7 @@ export async function applyPlan(p: PiPlan, remote: RemoteHost, state: StateStore
       p.bootDir,
       p.cmdlineName,
       p.eepromText,
-      p.fstab ? await sha256(p.fstab.before) : '',
+      p.fstab ? sha256(p.fstab.before) : '',
       p.fstab?.after ?? '',
       p.eeprom?.after ?? '',
       hookContent,
@@ -314,11 +314,4 @@ async function undoCmdline(p: PiPlan, report: ApplyReport): Promise<void> {
   } catch {
     // reported as done: the export copy differs, the Pi itself is unchanged
   }
-}
-
-/** Local listing of a Pi's directory in the export (empty when it does not exist). */
-export async function readLocal(localDir: string, cmdlineName: string): Promise<{ cmdline: string | null }> {
-  const st = await stat(localDir).catch(() => undefined);
-  if (!st) return { cmdline: null };
-  return { cmdline: await readFile(join(localDir, cmdlineName), 'utf8').catch(() => null) };
 }

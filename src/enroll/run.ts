@@ -3,6 +3,8 @@
  * apply concurrently, verify, record them in the inventory, optionally
  * reboot, and end with a summary. One failing Pi never stops the others.
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { formatError, PinetError } from '../errors.js';
 import { gather, type Detected } from '../host/detect.js';
 import { withHost } from '../host/session.js';
@@ -13,7 +15,7 @@ import { stamp as makeStamp, type Lock, type StateStore } from '../server/state.
 import type { Plan } from '../plan.js';
 import type { Progress } from '../ui/progress.js';
 import { mapLimit } from '../util/concurrency.js';
-import { applyPlan, readLocal, ApplyError, type ApplyReport } from './apply.js';
+import { applyPlan, ApplyError, type ApplyReport } from './apply.js';
 import { cmdlineNameOf, planPi, type EnrollSettings, type PiPlan } from './plan.js';
 
 export interface PiResult {
@@ -70,11 +72,11 @@ export async function enrollMany(
         p.lock = await state.lock(`pi-${d.facts.serial.value.full}`, { what: `${d.label} (serial ${d.facts.serial.value.full})` });
       }
       progress.step(host, 'planning');
-      const dirGuess = d.facts.bootloader.known && d.facts.bootloader.value.tftp.ok ? d.facts.bootloader.value.tftp.dir : undefined;
-      const localDir = dirGuess ? `${settings.exportDir}/${dirGuess}` : undefined;
-      const local = new Map<string, { type: string; size: number; mtimeMs: number; mode: number }>();
-      if (localDir) for (const [k, e] of await listTree(localDir)) local.set(k, e);
-      const { cmdline } = localDir ? await readLocal(localDir, cmdlineNameOf(d)) : { cmdline: null };
+      // What the export already holds for this Pi (nothing when its directory is unknown or new).
+      const tftp = d.facts.bootloader.known ? d.facts.bootloader.value.tftp : undefined;
+      const localDir = tftp?.ok && tftp.dir ? join(settings.exportDir, tftp.dir) : undefined;
+      const local = localDir ? await listTree(localDir) : new Map();
+      const cmdline = localDir ? await readFile(join(localDir, cmdlineNameOf(d)), 'utf8').catch(() => null) : null;
       p.plan = await planPi(d, settings, inventory, local, cmdline);
       progress.step(host, p.plan.target.changes.length ? `${p.plan.target.changes.length} change(s) planned` : 'up to date');
     } catch (err) {
