@@ -164,7 +164,8 @@ describeAsRoot('pinet enroll: bad input and faults', () => {
     await pi.cutConnections('reset');
     const r = await child;
     expect(r.exitCode).toBe(1);
-    await until('the script to end', async () => (await pi.sh('pgrep -x sleep >/dev/null && echo busy || echo idle')).trim() === 'idle');
+    // The script on the Pi ends (its lock directory goes last), whether the cut stopped it or not.
+    await until('the script on the Pi to end', async () => (await pi.sh('[ -e /var/lib/pinet/.lock ] && echo busy || echo idle')).trim() === 'idle', 60_000);
     await pi.sh('rm -f /usr/local/bin/sync');
     const fstab = await pi.readText('/etc/fstab');
     const expected = original.replace(/^(PARTUUID=\S+\s+\/boot\/firmware\s.*)$/m, `# pinet: replaced: $1\n${NFS}/${pi.serial8} /boot/firmware nfs defaults,timeo=900,_netdev 0 0`);
