@@ -12,6 +12,7 @@
  * The Ansible baseline needs the Debian packages `ansible` and `rsync`; without ansible it is skipped.
  */
 import { execa } from 'execa';
+import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +23,12 @@ import { median, report, timeIt } from './lib.js';
 const runs = Number(process.argv[2] ?? 3);
 const many = Number(process.argv[3] ?? 50);
 const PINET = fileURLToPath(new URL('../bin/pinet.js', import.meta.url));
-const ANCHORS = fileURLToPath(new URL('../../shared/bench-anchors/', import.meta.url));
+// The baselines users would otherwise run (the steering repository's shared/bench-anchors).
+const ANCHORS = process.env.PINET_BENCH_ANCHORS ?? fileURLToPath(new URL('../../shared/bench-anchors/', import.meta.url));
+if (!existsSync(join(ANCHORS, 'shell-enroll.sh'))) {
+  console.error(`bench/enroll: no baselines in ${ANCHORS}; set PINET_BENCH_ANCHORS to the bench-anchors directory`);
+  process.exit(2);
+}
 const NFS = 'nfs-host:/picluster-boot';
 const hasAnsible = (await execa('sh', ['-c', 'command -v ansible-playbook'], { reject: false })).exitCode === 0;
 

@@ -4,10 +4,7 @@ import { splitTftpPath, summarizeLog } from '../../src/server/dnsmasq-log.js';
 
 /** The dnsmasq log of a real, successful netboot, from the seed article. */
 function articleLog(): string {
-  const article = readFileSync(new URL('../../../shared/seed/netboot-server-article.txt', import.meta.url), 'utf8');
-  const start = article.indexOf('2408886387 available DHCP subnet');
-  const end = article.indexOf('Important for us is');
-  return article.slice(start, end);
+  return readFileSync(new URL('../fixtures/seed-article/dnsmasq.log', import.meta.url), 'utf8');
 }
 
 describe('dnsmasq log summary', () => {

@@ -27,9 +27,7 @@ const directives = (text: string) => text.split('\n').filter((l) => l.trim() !==
 
 /** The configuration file of the seed article, "DNSmasq and TFTP" part. */
 function articleConfig(): string[] {
-  const article = readFileSync(new URL('../../../shared/seed/netboot-server-article.txt', import.meta.url), 'utf8');
-  const start = article.indexOf('port=0');
-  return article.slice(start).split('\n').slice(0, 6);
+  return readFileSync(new URL('../fixtures/seed-article/dnsmasq.conf', import.meta.url), 'utf8').trimEnd().split('\n');
 }
 
 describe('render-dnsmasq --minimal', () => {
