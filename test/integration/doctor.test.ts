@@ -209,6 +209,10 @@ describeAsRoot('pinet doctor on the fake fleet with the real dnsmasq', () => {
     await writeFile(confFile, config);
     dnsmasq = await startDnsmasq(lab, fleet.lan.namespace, config, [`--user=${tftpUser}`]);
 
+    // A Linux bridge takes the lowest MAC of its ports: pin br0's, or a new port can change it under
+    // the clients' ARP caches (TFTP to the server address then goes nowhere for a while).
+    const brMac = /link\/ether (\S+)/.exec(await sh('ip', ['-n', fleet.lan.namespace, 'link', 'show', 'dev', fleet.lan.bridge]))![1]!;
+    await sh('ip', ['-n', fleet.lan.namespace, 'link', 'set', 'dev', fleet.lan.bridge, 'address', brMac]);
     // A client on the LAN: where a Pi's bootloader sits.
     client = await lab.namespace('client');
     const veth = `dcl${process.pid}`.slice(0, 15);
