@@ -352,6 +352,35 @@ describeAsRoot('pinet doctor on the fake fleet with the real dnsmasq', () => {
     }
   });
 
+  it('group= in the dnsmasq config: doctor judges by that group, like the real dnsmasq', async () => {
+    const pi = fleet.pi('bookworm');
+    const kernel = join(exportDir, pi.serial8, 'kernel8.img');
+    const users = /^users:[^:]*:(\d+):/m.exec(await readFile('/etc/group', 'utf8'));
+    expect(users, 'the test needs the standard group "users"').not.toBeNull();
+    const original = await readFile(confFile, 'utf8');
+    const restart = async (config: string) => {
+      await dnsmasq.stop();
+      await writeFile(confFile, config);
+      dnsmasq = await startDnsmasq(lab, fleet.lan.namespace, config, [`--user=${tftpUser}`]);
+    };
+    await restart(`${original}group=users\n`);
+    try {
+      expect((await dnsmasqIds()).gid).toBe(Number(users![1]));
+      await chown(kernel, 0, Number(users![1]));
+      await chmod(kernel, 0o640);
+      const d = await doc();
+      const user = check(group(d, (g) => g.name === 'boot server', 'server'), 'dnsmasq.user');
+      expect(user.finding).toMatch(/^TFTP reads files as "\S+", group "users"/);
+      expect(user.evidence).toContainEqual(expect.stringMatching(/:\d+: group=users$/));
+      const g = exportOf(d, pi.serial8);
+      expect([check(g, 'export.readable').status, check(g, 'tftp.fetch').status]).toEqual(['ok', 'ok']);
+    } finally {
+      await chown(kernel, 0, 0);
+      await chmod(kernel, 0o644);
+      await restart(original);
+    }
+  });
+
   it('a directory without search permission blocks every file below it; chmod a+X fixes it', async () => {
     const pi = fleet.pi('bookworm');
     const overlays = join(exportDir, pi.serial8, 'overlays');
