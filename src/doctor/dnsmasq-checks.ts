@@ -116,14 +116,15 @@ export function checkDnsmasqConfig(
   const groupLine = find(cfg, 'group').pop();
   const id = opts.accounts ? tftpIdentity(facts.user, facts.group, opts.accounts) : undefined;
   const defaultNote = facts.user === 'dnsmasq' ? "no user= line: Debian's dnsmasq service runs it with -u dnsmasq" : "no user= line: dnsmasq's built-in default";
-  checks.push(
-    ok(
-      'dnsmasq.user',
-      'TFTP user',
-      `TFTP reads files as "${facts.user}"${id?.groupName ? `, group "${id.groupName}"` : ''}${userLine ? '' : ` (${defaultNote})`}`,
-      [...[userLine, groupLine].flatMap((d) => (d ? [at(d)] : [])), ...(id ? [id.note] : [])],
-    ),
-  );
+  const lines = [userLine, groupLine].flatMap((d) => (d ? [at(d)] : []));
+  // dnsmasq --test accepts these, but dnsmasq refuses to start: "unknown user or group".
+  const unknown = id && !id.user && userLine ? `user ${facts.user}` : id?.user && facts.group !== undefined && id.user.gid < 0 ? `group ${facts.group}` : undefined;
+  if (unknown) {
+    checks.push(fail('dnsmasq.user', 'TFTP user', `${unknown} does not exist here: dnsmasq refuses to start ("unknown user or group"), though dnsmasq --test passes`, `create it, or fix the ${unknown.split(' ')[0]}= line`, lines));
+  } else {
+    const shown = `TFTP reads files as "${facts.user}"${id?.groupName ? `, group "${id.groupName}"` : ''}${userLine ? '' : ` (${defaultNote})`}`;
+    checks.push(ok('dnsmasq.user', 'TFTP user', shown, [...lines, ...(id ? [id.note] : [])]));
+  }
 
   const port = find(cfg, 'port').pop();
   if (!port || port.value !== '0') {

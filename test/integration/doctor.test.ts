@@ -570,6 +570,23 @@ describeAsRoot('pinet doctor on the fake fleet with the real dnsmasq', () => {
     });
   });
 
+  it('a user= or group= that does not exist: dnsmasq --test passes, but doctor says dnsmasq will not start', async () => {
+    const dir = await lab.dir('badid');
+    for (const [line, what] of [['user=nosuchuser', 'user nosuchuser'], ['group=nosuchgroup', 'group nosuchgroup']] as const) {
+      const conf = join(dir, `${what.split(' ')[0]}.conf`);
+      await writeFile(conf, `${await readFile(confFile, 'utf8')}${line}\n`);
+      const r = await execa(process.execPath, [PINET, 'doctor', '--json', '--export-dir', exportDir, '--state-dir', stateDir, '--dnsmasq-conf', conf], { reject: false, env: { NO_COLOR: '1' } });
+      expect(r.exitCode).toBe(1);
+      const server = group(parseJson<Doc>(String(r.stdout)), (g) => g.name === 'boot server', 'server');
+      expect(check(server, 'dnsmasq.test').status).toBe('ok');
+      expect(check(server, 'dnsmasq.user')).toMatchObject({
+        status: 'fail',
+        finding: `${what} does not exist here: dnsmasq refuses to start ("unknown user or group"), though dnsmasq --test passes`,
+        evidence: [expect.stringMatching(new RegExp(`${conf}:\\d+: ${line}$`))],
+      });
+    }
+  });
+
   it('a config without pxe-service fails offline with the fix (the wire side is in doctor-wire.test.ts)', async () => {
     const without = join(await lab.dir('nopxe'), 'dnsmasq.conf');
     await writeFile(without, (await readFile(confFile, 'utf8')).replace(/^pxe-service=.*\n/m, ''));
