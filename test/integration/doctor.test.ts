@@ -421,6 +421,32 @@ describeAsRoot('pinet doctor on the fake fleet with the real dnsmasq', () => {
     expect([check(after, 'export.files').status, check(after, 'tftp.fetch').status]).toEqual(['ok', 'ok']);
   });
 
+  it('cmdline.txt: NFS root options the initramfs rejects fail; a Ceph key in rbdroot= warns and is not printed', async () => {
+    const pi = fleet.pi('bookworm');
+    const file = join(exportDir, pi.serial8, 'cmdline.txt');
+    const original = await readFile(file, 'utf8');
+    const rest = original.trim().split(/\s+/).filter((w) => !/^(root|rootfstype|nfsroot|ip)=/.test(w));
+    try {
+      await writeFile(file, `${['root=/dev/nfs', 'nfsroot=10.251.0.5:/srv/root,vers=4.1,proto=tcp', 'ip=dhcp', ...rest].join(' ')}\n`);
+      let c = check(exportOf(await doc(), pi.serial8), 'export.cmdline');
+      expect(c.status).toBe('fail');
+      expect(c.finding).toMatch(/vers=4\.1/);
+      expect(c.finding).toMatch(/the initramfs will not mount the root/);
+      expect(c.evidence).toEqual([`${file}: root=/dev/nfs nfsroot=10.251.0.5:/srv/root,vers=4.1,proto=tcp ip=dhcp`]);
+
+      const key = 'AQBsecretsecretsecretsecretsecretsecre==';
+      await writeFile(file, `${['boot=rbd', `rbdroot=10.251.0.6:pi:${key}:rbd:pi-root`, ...rest].join(' ')}\n`);
+      const r = await doctor([]);
+      expect(r.stdout).not.toContain(key);
+      c = check(exportOf(parseJson<Doc>(r.stdout), pi.serial8), 'export.cmdline');
+      expect(c).toMatchObject({ status: 'warn', finding: expect.stringMatching(/Ceph key of client\.pi: TFTP serves cmdline\.txt to anyone/) });
+      expect(c.evidence).toEqual([`${file}: boot=rbd rbdroot=10.251.0.6:pi:<key>:rbd:pi-root`]);
+    } finally {
+      await writeFile(file, original);
+    }
+    expect(check(exportOf(await doc(), pi.serial8), 'export.cmdline').status).toBe('ok');
+  });
+
   it('TFTP_PREFIX=2: a healthy MAC-named directory passes; renamed to the serial, doctor says the bootloader asks for the MAC', async () => {
     const pi = fleet.pi('bymac');
     const macDir = pi.mac.replace(/:/g, '-');
