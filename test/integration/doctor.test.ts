@@ -14,6 +14,7 @@ import { execa } from 'execa';
 import { chmod, chown, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PINET, pinet, type CliResult } from '../helpers/cli.js';
 import { describeAsRoot } from '../helpers/env.js';
@@ -23,6 +24,7 @@ import { Lab, renderDnsmasqConfig, sh, startDnsmasq, type Dnsmasq } from '../net
 import { parseJson } from './helpers.js';
 
 const NFS = 'nfs-host:/picluster-boot';
+const FIXTURES = fileURLToPath(new URL('../fixtures/seed-article/', import.meta.url));
 const SEED = '/work/shared/seed/netboot-server-article.txt';
 
 interface Check {
@@ -62,8 +64,14 @@ function problems(doc: Doc): string[] {
   return doc.groups.flatMap((g) => g.checks.filter((c) => c.status !== 'ok').map((c) => `${g.name}: ${c.id} ${c.status}: ${c.finding}`));
 }
 
-/** The log lines of the seed article: from the first DHCP line up to the prose after the log. */
+/**
+ * The dnsmasq log of the seed article's successful netboot of bf9fed6f: the
+ * fixture, else the lines of the article itself from the first DHCP line up
+ * to the prose after the log.
+ */
 async function seedLog(): Promise<string> {
+  const fixture = await readFile(join(FIXTURES, 'dnsmasq.log'), 'utf8').catch(() => undefined);
+  if (fixture !== undefined) return fixture;
   const text = await readFile(SEED, 'utf8');
   const start = text.indexOf('2408886387 available DHCP subnet');
   const end = text.indexOf('Important for us is');
@@ -77,9 +85,9 @@ describe('pinet doctor --log (the seed article\'s dnsmasq log)', () => {
 
   beforeAll(async () => {
     scratch = await mkdtemp(join(tmpdir(), 'pinet-doctor-log-'));
-    await writeFile(join(scratch, 'dnsmasq.conf'), `port=0\ndhcp-range=10.86.5.255,proxy\nlog-dhcp\nenable-tftp\ntftp-root=/mnt/netboot\npxe-service=0,"Raspberry Pi Boot"\n`);
     await writeFile(join(scratch, 'seed.log'), await seedLog());
-    base = ['doctor', '--export-dir', '/mnt/netboot', '--state-dir', join(scratch, 'state'), '--dnsmasq-conf', join(scratch, 'dnsmasq.conf'), '--tftp-server', '127.0.0.1'];
+    // the article's own dnsmasq config, its export at /mnt/netboot
+    base = ['doctor', '--export-dir', '/mnt/netboot', '--state-dir', join(scratch, 'state'), '--dnsmasq-conf', join(FIXTURES, 'dnsmasq.conf'), '--tftp-server', '127.0.0.1'];
   });
   afterAll(async () => {
     await rm(scratch, { recursive: true, force: true });
