@@ -7,6 +7,7 @@
 import { resolve } from 'node:path';
 import { find, type DnsmasqConfig, type Directive } from '../server/dnsmasq-conf.js';
 import { RPI_MENU_TEXT } from '../server/dnsmasq.js';
+import { parseGroup, parsePasswd, type UnixUser } from '../server/perms.js';
 import { isIPv4, parseIPv4, maskToPrefix, networkOf, type IPv4Net } from '../util/ipv4.js';
 import { fail, ok, skip, warn, type Check } from './model.js';
 
@@ -15,6 +16,8 @@ export interface DnsmasqFacts {
   tftpRoot?: string;
   /** The user dnsmasq drops to (and so TFTP reads files as). */
   user: string;
+  /** The `group=` setting, when there is one. */
+  group?: string;
   /** Networks dnsmasq answers DHCP on (proxy or address ranges). */
   nets: IPv4Net[];
   proxy: boolean;
@@ -42,6 +45,7 @@ export function dnsmasqFacts(cfg: DnsmasqConfig, defaultUser: string): DnsmasqFa
     tftpEnabled: find(cfg, 'enable-tftp').length > 0,
     ...(root?.args[0] !== undefined && { tftpRoot: root.args[0] }),
     user: find(cfg, 'user').pop()?.value ?? defaultUser,
+    ...(find(cfg, 'group').length > 0 && { group: find(cfg, 'group').pop()!.value ?? '' }),
     nets: ranges.flatMap((r) => (r.net ? [r.net] : [])),
     proxy: ranges.some((r) => r.proxy),
     listen: find(cfg, 'listen-address').flatMap((d) => d.args),
@@ -50,7 +54,7 @@ export function dnsmasqFacts(cfg: DnsmasqConfig, defaultUser: string): DnsmasqFa
 
 export function checkDnsmasqConfig(
   cfg: DnsmasqConfig,
-  opts: { exportDir: string; defaultUser: string; port53InUse: boolean; sources: string },
+  opts: { exportDir: string; defaultUser: string; port53InUse: boolean; sources: string; accounts?: Accounts },
 ): { checks: Check[]; facts: DnsmasqFacts } {
   const checks: Check[] = [];
   const facts = dnsmasqFacts(cfg, opts.defaultUser);
@@ -109,7 +113,18 @@ export function checkDnsmasqConfig(
   }
 
   const userLine = find(cfg, 'user').pop();
-  checks.push(ok('dnsmasq.user', 'TFTP user', `TFTP reads files as "${facts.user}"${userLine ? '' : ' (dnsmasq\'s default)'}`, userLine ? [at(userLine)] : undefined));
+  const groupLine = find(cfg, 'group').pop();
+  const id = opts.accounts ? tftpIdentity(facts.user, facts.group, opts.accounts) : undefined;
+  const defaultNote = facts.user === 'dnsmasq' ? "no user= line: Debian's dnsmasq service runs it with -u dnsmasq" : "no user= line: dnsmasq's built-in default";
+  const lines = [userLine, groupLine].flatMap((d) => (d ? [at(d)] : []));
+  // dnsmasq --test accepts these, but dnsmasq refuses to start: "unknown user or group".
+  const unknown = id && !id.user && userLine ? `user ${facts.user}` : id?.user && facts.group !== undefined && id.user.gid < 0 ? `group ${facts.group}` : undefined;
+  if (unknown) {
+    checks.push(fail('dnsmasq.user', 'TFTP user', `${unknown} does not exist here: dnsmasq refuses to start ("unknown user or group"), though dnsmasq --test passes`, `create it, or fix the ${unknown.split(' ')[0]}= line`, lines));
+  } else {
+    const shown = `TFTP reads files as "${facts.user}"${id?.groupName ? `, group "${id.groupName}"` : ''}${userLine ? '' : ` (${defaultNote})`}`;
+    checks.push(ok('dnsmasq.user', 'TFTP user', shown, [...lines, ...(id ? [id.note] : [])]));
+  }
 
   const port = find(cfg, 'port').pop();
   if (!port || port.value !== '0') {
@@ -119,6 +134,35 @@ export function checkDnsmasqConfig(
     checks.push(ok('dnsmasq.dns', 'DNS off', 'port=0 (no DNS service)', [at(port)]));
   }
   return { checks, facts };
+}
+
+export interface Accounts {
+  /** /etc/passwd and /etc/group as text. */
+  passwd: string;
+  group: string;
+}
+
+/**
+ * Who dnsmasq's TFTP server reads files as, by dnsmasq's own rules
+ * (dnsmasq.c): the `user=` user (else the default); the `group=` group, else
+ * "dip" when that group exists, else the user's primary group; and no
+ * supplementary groups, which dnsmasq drops (setgroups(0)) before it serves.
+ * Group membership in /etc/group therefore does not help it read a file.
+ * `user` is undefined when the user is not in /etc/passwd here.
+ */
+export function tftpIdentity(userName: string, groupName: string | undefined, accounts: Accounts): { user?: UnixUser; groupName?: string; note: string } {
+  const pw = parsePasswd(accounts.passwd).get(userName);
+  if (!pw) return { note: `TFTP user ${userName} is not in /etc/passwd here: judged by the "other" permission bits` };
+  const groups = parseGroup(accounts.group);
+  const g = groupName !== undefined ? groups.find((x) => x.name === groupName) : (groups.find((x) => x.name === 'dip') ?? groups.find((x) => x.gid === pw.gid));
+  const gid = g?.gid ?? (groupName === undefined ? pw.gid : -1);
+  const shown = g?.name ?? groupName ?? String(pw.gid);
+  const why = groupName !== undefined ? 'group=' : g?.name === 'dip' ? 'dnsmasq\'s default group "dip"' : 'the user\'s primary group';
+  return {
+    user: { name: userName, uid: pw.uid, gid, groups: gid >= 0 ? [gid] : [] },
+    groupName: shown,
+    note: `TFTP user ${userName}: uid ${pw.uid}, group ${shown} (gid ${gid >= 0 ? gid : 'unknown'}, ${why}); dnsmasq drops supplementary groups, so no other group counts`,
+  };
 }
 
 export function verdictCheck(result: { ok: boolean; message: string } | { skipped: string }): Check {

@@ -22,8 +22,10 @@ const ASSUMED_BOARD = 'c03111';
 export interface ExportTarget {
   dir: string;
   entry?: InventoryEntry;
-  /** Files its bootloader requests that exist in the directory (for the live TFTP check). */
+  /** Files its bootloader requests that exist in the directory. */
   present: string[];
+  /** Every file its bootloader requests, present or not (the live TFTP check asks for each, as a Pi would). */
+  required: string[];
 }
 
 function boardOf(entry: InventoryEntry | undefined): { board?: Board; assumed: boolean } {
@@ -59,16 +61,22 @@ export async function checkExportDirs(
     if (st?.isDirectory() && n !== 'overlays') names.add(n);
   }
   const entries = Object.values(inv.pis).filter((e) => e.exportDir === exportDir);
-  for (const e of entries) names.add(e.dir);
+  // Whose directory is it? The one enrolled under that name, else the Pi whose serial or MAC it is
+  // (a directory renamed by hand, e.g. to the serial of a Pi that asks by MAC with TFTP_PREFIX=2).
+  const owner = (dir: string): InventoryEntry | undefined =>
+    entries.find((e) => e.dir === dir) ??
+    entries.find((e) => (classifyTftpDirName(dir) === 'serial' ? e.serial.slice(-8).toLowerCase() === dir : e.mac !== undefined && macToTftpDir(e.mac) === dir));
+  const owned = new Set([...names].map(owner));
+  for (const e of entries) if (!owned.has(e)) names.add(e.dir);
 
   for (const dir of [...names].sort()) {
-    const entry = entries.find((e) => e.dir === dir);
+    const entry = owner(dir);
     const path = join(exportDir, dir);
     const checks: Check[] = [];
     const name = entry ? `${entry.host} (${path}/)` : `${path}/`;
     const group: CheckGroup = { name, about: entry ? `serial ${entry.serial}${entry.board ? `, ${entry.board}` : ''}` : 'not in the inventory', checks };
     groups.push(group);
-    const target: ExportTarget = { dir, present: [] };
+    const target: ExportTarget = { dir, present: [], required: [] };
     if (entry) target.entry = entry;
     targets.push(target);
 
@@ -124,16 +132,20 @@ export async function checkExportDirs(
     }
     if (bf.untested) checks.push(warn('export.pi5', 'Pi 5', 'the Pi 5 boot file list comes from documentation; pinet cannot vouch for it', 'check the Pi\'s boot with a serial console or the dnsmasq log (pinet doctor --log)'));
     target.present = required.filter((f) => exists.has(f.path)).map((f) => f.path);
+    target.required = required.map((f) => f.path);
 
     // readable by the TFTP server's user
-    const denied: string[] = [];
+    // One line per cause: a directory without search permission blocks every file below it.
+    const denied = new Map<string, number>();
     for (const f of target.present) {
       const a = await canRead(tftpUser, join(path, f));
-      if (!a.ok) denied.push(`${a.path}: ${a.reason}`);
+      if (!a.ok) denied.set(`${a.path}: ${a.reason}`, (denied.get(`${a.path}: ${a.reason}`) ?? 0) + 1);
     }
-    if (denied.length) {
+    const blocked = [...denied.values()].reduce((n, c) => n + c, 0);
+    if (blocked) {
+      const causes = [...denied].map(([line, n]) => (n > 1 ? `${line} (${n} boot files below it)` : line));
       checks.push(
-        fail('export.readable', 'readable by TFTP', `${denied.length} boot file${denied.length === 1 ? '' : 's'} cannot be read by "${tftpUser.name}", the TFTP server's user (it answers "Permission denied")`, `chmod -R a+rX ${path}; keep it so after kernel updates with pinet's hook (pinet enroll${entry ? ` ${entry.host}` : ''}) or an export that squashes to ${tftpUser.name}`, [...denied, tftpUserNote]),
+        fail('export.readable', 'readable by TFTP', `${blocked} boot file${blocked === 1 ? '' : 's'} cannot be read by "${tftpUser.name}", the TFTP server's user (it answers "Permission denied")`, `chmod -R a+rX ${path}; keep it so after kernel updates with pinet's hook (pinet enroll${entry ? ` ${entry.host}` : ''}) or an export that squashes to ${tftpUser.name}`, [...causes, tftpUserNote]),
       );
     } else if (target.present.length) {
       checks.push(ok('export.readable', 'readable by TFTP', `"${tftpUser.name}" can read every boot file and search every directory above them`, [tftpUserNote]));

@@ -36,7 +36,7 @@ function mbps(bytes: number, ms: number): string {
 /** One `tftp.fetch` check per target, appended to the matching group. */
 export async function checkTftp(server: string, exportDir: string, targets: ExportTarget[], opts: { concurrency?: number; port?: number } = {}): Promise<Map<string, Check>> {
   const { tftpGet, TftpError } = await import('../net/tftp.js');
-  const jobs = targets.flatMap((t) => t.present.map((file) => ({ t, file })));
+  const jobs = targets.flatMap((t) => t.required.map((file) => ({ t, file })));
   const results = await mapLimit(jobs, opts.concurrency ?? 8, async ({ t, file }) => {
     const remote = `${t.dir}/${file}`;
     const [local, got] = await Promise.all([
@@ -48,7 +48,8 @@ export async function checkTftp(server: string, exportDir: string, targets: Expo
     }
     if (got instanceof Error) return { t, file, problem: `${remote}: ${got.message}`, bytes: 0, ms: 0 };
     const r = got as { size: number; sha256: string; durationMs: number };
-    if (local && (local.size !== r.size || local.sha256 !== r.sha256)) {
+    if (!local) return { t, file, problem: `${remote}: served, but not in ${exportDir}: the TFTP server's tftp-root is not this export`, bytes: r.size, ms: r.durationMs };
+    if (local.size !== r.size || local.sha256 !== r.sha256) {
       return { t, file, problem: `${remote}: got ${r.size} bytes, the file on disk has ${local.size}${local.size === r.size ? ' (different content)' : ''}`, bytes: r.size, ms: r.durationMs };
     }
     return { t, file, bytes: r.size, ms: r.durationMs };
@@ -97,7 +98,7 @@ export async function checkDhcp(probe: DhcpProbeResult, iface: string, opts: { t
   checks.push(
     answers.length
       ? ok('dhcp.answers', 'DHCP answers', `${answers.length} answer${answers.length === 1 ? '' : 's'} to a Pi-like PXE DISCOVER from ${probe.mac} on ${iface}`, evidence)
-      : fail('dhcp.answers', 'DHCP answers', `no answer to a Pi-like PXE DISCOVER from ${probe.mac} on ${iface}`, 'check that dnsmasq runs on this LAN and answers this subnet (dhcp-range) and these MACs (dhcp-mac tags)'),
+      : fail('dhcp.answers', 'DHCP answers', `no answer to a Pi-like PXE DISCOVER from ${probe.mac} on ${iface}`, 'check that dnsmasq runs on this LAN and answers this subnet (dhcp-range) and these MACs (dhcp-mac tags); a proxy dnsmasq without pxe-service stays silent'),
   );
   if (answers.length === 0) return checks;
   const pi = answers.filter((a) => a.hasRaspberryPiBootMenu);

@@ -10,11 +10,13 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Detected } from '../host/detect.js';
 import { HOOK_PATHS, runsLast } from '../enroll/hook.js';
-import { formatBootOrder, localBeforeNetwork, networkPosition } from '../pi/bootorder.js';
+import { ensureNetwork, formatBootOrder, localBeforeNetwork, networkPosition } from '../pi/bootorder.js';
 import { currentBootOrder } from '../pi/boot-order-config.js';
+import { macToTftpDir } from '../pi/eeprom-config.js';
 import { checkBootNfs } from '../pi/fstab.js';
 import { isExcluded, listTree } from '../server/export.js';
 import type { InventoryEntry } from '../server/state.js';
+import { fstabChangedSinceBoot, type BootState } from './boot-state.js';
 import { fail, ok, skip, warn, type Check } from './model.js';
 
 export interface PiCheckContext {
@@ -24,6 +26,8 @@ export interface PiCheckContext {
   entry?: InventoryEntry;
   /** The TFTP server's user id: files it owns mean the export squashes to it. */
   tftpUid?: number;
+  /** Boot time, fstab change time and mounted directories (undefined when they could not be read). */
+  bootState?: BootState;
 }
 
 export async function checkPi(d: Detected, ctx: PiCheckContext): Promise<Check[]> {
@@ -51,7 +55,10 @@ export async function checkPi(d: Detected, ctx: PiCheckContext): Promise<Check[]
       if (pos.index === -1 || !pos.reachable) {
         const soon = pending?.ok && networkPosition(pending.order).reachable;
         if (soon) checks.push(warn('pi.boot-order', 'BOOT_ORDER', `${bo.explanation}: no NETWORK yet; the pending update sets ${pending.explanation}`, `reboot ${host} to apply it`));
-        else checks.push(fail('pi.boot-order', 'BOOT_ORDER', `${bo.explanation}: NETWORK is never tried`, `pinet enroll ${host} (adds NETWORK before RESTART: ${formatBootOrder(bo.order)} → with 2)`));
+        else {
+          const next = ensureNetwork(bo.order);
+          checks.push(fail('pi.boot-order', 'BOOT_ORDER', `${bo.explanation}: NETWORK is never tried`, `pinet enroll ${host}${next.ok ? ` (${next.explanation})` : ` --boot-order <order> (${next.error})`}`));
+        }
       } else {
         const local = localBeforeNetwork(bo.order);
         const where = `NETWORK is mode ${pos.index + 1} of ${bo.order.modes.length}`;
@@ -90,8 +97,20 @@ export async function checkPi(d: Detected, ctx: PiCheckContext): Promise<Check[]
     const path = join(ctx.exportDir, dir);
     const has = await stat(join(path, 'start4.elf')).catch(() => undefined);
     const mine = ctx.entry && f.serial.known && ctx.entry.serial === f.serial.value.full;
-    if (!has) checks.push(fail('pi.export-dir', 'export directory', `${path}/start4.elf is missing: the bootloader asks for ${dir}/ (${tftp!.ok ? tftp!.why : ''}) and falls back to no prefix`, `pinet enroll ${host}`));
-    else checks.push(ok('pi.export-dir', 'export directory', `${path}/ holds this Pi's boot files${mine ? ' (enrolled)' : ''}`));
+    // Its files under the other name (serial instead of MAC, or the reverse) only need a rename.
+    const other = [f.serial.known ? f.serial.value.tftpDir : undefined, f.mac ? macToTftpDir(f.mac) : undefined].filter((n): n is string => n !== undefined && n !== dir);
+    let renamed: string | undefined;
+    for (const n of other) if (!renamed && (await stat(join(ctx.exportDir, n, 'start4.elf')).catch(() => undefined))) renamed = join(ctx.exportDir, n);
+    if (!has) {
+      checks.push(
+        fail(
+          'pi.export-dir',
+          'export directory',
+          `${path}/start4.elf is missing: the bootloader asks for ${dir}/ (${tftp!.ok ? tftp!.why : ''}) and falls back to no prefix${renamed ? `; its files are in ${renamed}/` : ''}`,
+          renamed ? `mv ${renamed} ${path}` : `pinet enroll ${host}`,
+        ),
+      );
+    } else checks.push(ok('pi.export-dir', 'export directory', `${path}/ holds this Pi's boot files${mine ? ' (enrolled)' : ''}`));
   }
 
   // fstab
@@ -111,12 +130,33 @@ export async function checkPi(d: Detected, ctx: PiCheckContext): Promise<Check[]
     }
   }
 
-  // mounted from NFS right now?
+  // mounted from NFS right now? If not: is a reboot still pending, or did the mount fail at boot?
   const bp = f.bootPartition.known ? f.bootPartition.value : undefined;
+  const mp = bp?.mountpoint ?? '/boot/firmware';
   const fstabNfs = d.raw.fstab !== undefined && dir !== undefined && new RegExp(`^\\S+:\\S*/${dir}\\s+\\S+\\s+nfs4?\\s`, 'm').test(d.raw.fstab);
-  if (bp?.mounted?.nfs) checks.push(ok('pi.mounted', 'boot partition now', `${bp.mountpoint} is mounted from ${bp.mounted.source} over NFS`));
-  else if (fstabNfs) checks.push(warn('pi.mounted', 'boot partition now', `${bp?.mountpoint ?? 'the boot partition'} is not mounted from NFS yet (${bp?.mounted ? `${bp.mounted.source}, ${bp.mounted.fstype}` : 'not mounted'}); /etc/fstab says NFS`, `reboot ${host} (or mount ${bp?.mountpoint ?? '/boot/firmware'})`));
-  else checks.push(fail('pi.mounted', 'boot partition now', `${bp?.mountpoint ?? 'the boot partition'} is the local partition${bp?.mounted ? ` (${bp.mounted.source}, ${bp.mounted.fstype})` : ''}: kernel updates do not reach the TFTP server`, `pinet enroll ${host}`));
+  const now = bp?.mounted ? `${bp.mounted.source}, ${bp.mounted.fstype}` : 'nothing mounted';
+  // The same directory (device and inode) as the export here: a bind mount on this very machine (a container), not NFS.
+  const exportSt = dir ? await stat(join(ctx.exportDir, dir)).catch(() => undefined) : undefined;
+  const sameDir = exportSt !== undefined && ctx.bootState?.dirs[mp] === `${exportSt.dev}:${exportSt.ino}`;
+  const fstabNewer = fstabChangedSinceBoot(ctx.bootState);
+  if (bp?.mounted?.nfs) checks.push(ok('pi.mounted', 'boot partition now', `${mp} is mounted from ${bp.mounted.source} over NFS`));
+  else if (sameDir) {
+    checks.push(ok('pi.mounted', 'boot partition now', `${mp} is ${join(ctx.exportDir, dir!)} of this machine itself (${now}: same device and inode, e.g. a bind mount into a container), not NFS; updates on the Pi land in the export`));
+  } else if (fstabNfs && (fstabNewer === true || d.eeprom.pendingConfig !== undefined)) {
+    const why = fstabNewer === true ? '/etc/fstab changed after the last boot' : 'a bootloader update is pending too';
+    checks.push(warn('pi.mounted', 'boot partition now', `${mp} is not mounted from NFS yet (${now}): /etc/fstab says NFS and ${why}, so a reboot is pending`, `reboot ${host}`));
+  } else if (fstabNfs && fstabNewer === false) {
+    checks.push(
+      fail(
+        'pi.mounted',
+        'boot partition now',
+        `${mp} is ${now}, not NFS, although the Pi booted after /etc/fstab was changed to NFS: the NFS mount failed at boot`,
+        `on ${host}, \`mount -v ${mp}\` says why (the NFS server's name must resolve, the export must allow this Pi, the NFS client must be installed); then reboot`,
+      ),
+    );
+  } else if (fstabNfs) {
+    checks.push(warn('pi.mounted', 'boot partition now', `${mp} is not mounted from NFS (${now}); /etc/fstab says NFS, and pinet could not read when the Pi booted, so it cannot tell a pending reboot from a failed mount`, `reboot ${host}; if it stays so, \`mount -v ${mp}\` on the Pi says why`));
+  } else checks.push(fail('pi.mounted', 'boot partition now', `${mp} is the local partition (${now}): kernel updates do not reach the TFTP server`, `pinet enroll ${host}`));
 
   // does the Pi's boot content equal what TFTP serves?
   if (dir && d.bootDir) {

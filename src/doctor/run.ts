@@ -13,11 +13,12 @@ import { withHost } from '../host/session.js';
 import type { ConnectOptions } from '../remote/index.js';
 import { readDnsmasqConfig, type DnsmasqConfig } from '../server/dnsmasq-conf.js';
 import { findDnsmasq } from '../server/dnsmasq-check.js';
-import { lookupUser, type UnixUser } from '../server/perms.js';
+import type { UnixUser } from '../server/perms.js';
 import type { Inventory } from '../server/state.js';
 import { inNetwork } from '../util/ipv4.js';
 import { mapLimit } from '../util/concurrency.js';
-import { checkDnsmasqConfig, port53Bound, verdictCheck, type DnsmasqFacts } from './dnsmasq-checks.js';
+import { checkDnsmasqConfig, port53Bound, tftpIdentity, verdictCheck, type DnsmasqFacts } from './dnsmasq-checks.js';
+import { BOOT_STATE_SCRIPT, parseBootState } from './boot-state.js';
 import { checkExportDirs } from './export-checks.js';
 import { fail, ok, skip, type Check, type CheckGroup, type Report } from './model.js';
 import { checkPi } from './pi-checks.js';
@@ -76,10 +77,11 @@ export async function runDoctor(o: DoctorOptions): Promise<Report> {
   // dnsmasq
   const paths = o.dnsmasqConf ?? DEFAULT_CONF;
   const cfg: DnsmasqConfig = await readDnsmasqConfig(paths);
-  const passwd = await readFile('/etc/passwd', 'utf8').catch(() => '');
-  const defaultUser = /^dnsmasq:/m.test(passwd) ? 'dnsmasq' : 'nobody';
+  const [passwd, groupText] = await Promise.all(['/etc/passwd', '/etc/group'].map((p) => readFile(p, 'utf8').catch(() => '')));
+  const accounts = { passwd: passwd!, group: groupText! };
+  const defaultUser = /^dnsmasq:/m.test(accounts.passwd) ? 'dnsmasq' : 'nobody';
   const procNet = await Promise.all(['/proc/net/udp', '/proc/net/tcp'].map((p) => readFile(p, 'utf8').catch(() => '')));
-  const { checks, facts } = checkDnsmasqConfig(cfg, { exportDir: o.exportDir, defaultUser, port53InUse: port53Bound(procNet), sources: paths.join(', ') });
+  const { checks, facts } = checkDnsmasqConfig(cfg, { exportDir: o.exportDir, defaultUser, port53InUse: port53Bound(procNet), sources: paths.join(', '), accounts });
   server.push(...checks);
   if (cfg.files.length) server.push(verdictCheck(await dnsmasqTest(paths)));
 
@@ -90,29 +92,37 @@ export async function runDoctor(o: DoctorOptions): Promise<Report> {
       ? ok('export.dir', 'export directory', `${o.exportDir} exists`)
       : fail('export.dir', 'export directory', `${o.exportDir} does not exist`, 'mount the NFS export there, or pass --export-dir'),
   );
-  const looked = await lookupUser(facts.user);
+  const id = tftpIdentity(facts.user, facts.group, accounts);
+  const looked = id.user;
   const tftpUser: UnixUser = looked ?? { name: facts.user, uid: -1, gid: -1, groups: [] };
-  const userNote = looked
-    ? `TFTP user ${tftpUser.name}: uid ${tftpUser.uid}, groups ${tftpUser.groups.join(',')}`
-    : `TFTP user ${tftpUser.name} is not in /etc/passwd here: judged by the "other" permission bits`;
-  const ex = await checkExportDirs(o.exportDir, o.inventory, tftpUser, userNote);
+  const ex = await checkExportDirs(o.exportDir, o.inventory, tftpUser, id.note);
   groups.push(...ex.groups);
 
   // live TFTP
   const tftpServer = o.tftpServer ?? guessTftpServer(facts);
-  const withFiles = ex.targets.filter((t) => t.present.length > 0);
+  const from = o.tftpServer ? '--tftp-server' : facts.listen[0] ? "dnsmasq's listen-address" : "this machine's address in dnsmasq's DHCP range";
+  const withFiles = ex.targets.filter((t) => t.required.length > 0);
   if (!tftpServer) {
     server.push(skip('tftp.live', 'live TFTP', 'no TFTP server address: dnsmasq has no listen-address and no local address is in its DHCP range; pass --tftp-server'));
   } else if (withFiles.length === 0) {
     server.push(skip('tftp.live', 'live TFTP', 'no Pi directory with boot files to fetch'));
   } else {
-    const { checkTftp } = await import('./live-checks.js');
-    const byDir = await checkTftp(tftpServer, o.exportDir, withFiles, o.tftpPort ? { port: o.tftpPort } : {});
-    for (let i = 0; i < ex.targets.length; i++) {
-      const c = byDir.get(ex.targets[i]!.dir);
-      if (c) ex.groups[i]!.checks.push(c);
+    const [{ checkTftp }, { tftpProbe }] = await Promise.all([import('./live-checks.js'), import('../net/tftp.js')]);
+    // One size probe first: a server that does not answer at all is one finding, not a timeout per file.
+    const first = withFiles[0]!;
+    const probe = await tftpProbe({ server: tftpServer, file: `${first.dir}/${first.required[0]}`, timeoutMs: 1000, retries: 2, ...(o.tftpPort ? { port: o.tftpPort } : {}) });
+    if (!probe.ok && probe.error.kind !== 'server') {
+      server.push(
+        fail('tftp.live', 'live TFTP', `${tftpServer} (from ${from}) does not answer TFTP: ${probe.error.message}`, `start dnsmasq with enable-tftp on ${tftpServer}, let UDP port 69 through, or pass --tftp-server <the boot server's address>`),
+      );
+    } else {
+      const byDir = await checkTftp(tftpServer, o.exportDir, withFiles, o.tftpPort ? { port: o.tftpPort } : {});
+      for (let i = 0; i < ex.targets.length; i++) {
+        const c = byDir.get(ex.targets[i]!.dir);
+        if (c) ex.groups[i]!.checks.push(c);
+      }
+      server.push(ok('tftp.live', 'live TFTP', `fetched the boot files of ${withFiles.length} Pi director${withFiles.length === 1 ? 'y' : 'ies'} from ${tftpServer} (from ${from}; see each directory)`));
     }
-    server.push(ok('tftp.live', 'live TFTP', `fetched the boot files of ${withFiles.length} Pi director${withFiles.length === 1 ? 'y' : 'ies'} from ${tftpServer} (see each directory)`));
   }
 
   // live DHCP
@@ -154,14 +164,22 @@ export async function runDoctor(o: DoctorOptions): Promise<Report> {
   // the Pis
   const piGroups = await mapLimit(o.hosts, o.concurrency, async (host): Promise<CheckGroup> => {
     try {
-      const d = await withHost(host, o.conn, (r) => gather(r, host));
+      const [d, bootState] = await withHost(host, o.conn, (r) =>
+        Promise.all([
+          gather(r, host),
+          r
+            .execScript(BOOT_STATE_SCRIPT, [], { step: 'reading the boot time and the boot mount', timeoutMs: 30_000, reject: false })
+            .then((x) => parseBootState(x.stdout))
+            .catch(() => undefined),
+        ]),
+      );
       const entry = d.facts.serial.known ? o.inventory.pis[d.facts.serial.value.full] : undefined;
       const about = [
         d.facts.serial.known ? `serial ${d.facts.serial.value.full}` : 'serial unknown',
         d.facts.board.known ? d.facts.board.value.name : undefined,
         entry ? 'enrolled' : 'not in the inventory',
       ].filter(Boolean).join(', ');
-      const checks = await checkPi(d, { exportDir: o.exportDir, ...(o.nfs ? { nfs: o.nfs } : {}), ...(entry ? { entry } : {}), ...(looked ? { tftpUid: looked.uid } : {}) });
+      const checks = await checkPi(d, { exportDir: o.exportDir, ...(o.nfs ? { nfs: o.nfs } : {}), ...(entry ? { entry } : {}), ...(looked ? { tftpUid: looked.uid } : {}), ...(bootState ? { bootState } : {}) });
       return { name: d.label, about, checks };
     } catch (err) {
       return { name: host, checks: [fail('pi.reachable', 'reachable', formatError(err), 'check that the Pi is up and that `ssh` to it works with the same options')] };
