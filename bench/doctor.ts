@@ -65,10 +65,8 @@ try {
   await writeFile(conf, config);
   await startDnsmasq(lab, fleet.lan.namespace, config, [`--user=${tftpUser}`]);
 
-  // A client on the LAN (a veth on its bridge, whose MAC is pinned so the new port cannot change it).
+  // A client on the LAN (a veth on its bridge; the fleet pins the bridge's MAC).
   const lan = fleet.lan;
-  const brMac = /link\/ether (\S+)/.exec(await sh('ip', ['-n', lan.namespace, 'link', 'show', 'dev', lan.bridge]))![1]!;
-  await sh('ip', ['-n', lan.namespace, 'link', 'set', 'dev', lan.bridge, 'address', brMac]);
   const client = await lab.namespace('client');
   const veth = `bd${process.pid}`.slice(0, 15);
   await sh('ip', ['link', 'add', veth, 'netns', lan.namespace, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', client]);

@@ -65,11 +65,19 @@ export async function createLan(lan: LanInfo, owner: string): Promise<void> {
   await ipBatch([], [`netns add ${lan.namespace}`]);
   await ipBatch(['-n', lan.namespace], [
     'link set lo up',
-    `link add ${lan.bridge} type bridge`,
+    // A fixed address: a Linux bridge otherwise takes the lowest MAC of its ports, which changes
+    // under the clients' ARP caches when a test plugs in another namespace.
+    `link add ${lan.bridge} address ${bridgeMac(lan)} type bridge`,
     `link set ${lan.bridge} alias ${owner}`,
     `addr add ${lan.serverIp}/${lan.prefixLength} dev ${lan.bridge}`,
     `link set ${lan.bridge} up`,
   ]);
+}
+
+/** A locally administered MAC for the LAN bridge, from its subnet (unique per running fleet). */
+export function bridgeMac(lan: Pick<LanInfo, 'serverIp'>): string {
+  const [, , third] = lan.serverIp.split('.').map(Number);
+  return `02:70:6e:66:${(third ?? 0).toString(16).padStart(2, '0')}:01`;
 }
 
 /** Create the Pis' namespaces and plug their eth0 into the LAN. */

@@ -92,10 +92,6 @@ describeAsRoot('pinet doctor --dhcp-probe: what a Pi sees on the LAN', () => {
     const config = await bootServerConfig();
     await writeFile(confFile, config);
     await writeFile(noPxeConf, config.replace(/^pxe-service=.*\n/m, ''));
-    // A Linux bridge takes the lowest MAC of its ports: pin br0's, or a new port can change it under
-    // the clients' ARP caches (TFTP to the server address then goes nowhere for a while).
-    const brMac = /link\/ether (\S+)/.exec(await sh('ip', ['-n', fleet.lan.namespace, 'link', 'show', 'dev', fleet.lan.bridge]))![1]!;
-    await sh('ip', ['-n', fleet.lan.namespace, 'link', 'set', 'dev', fleet.lan.bridge, 'address', brMac]);
     bootServer = await startDnsmasq(lab, fleet.lan.namespace, config, [`--user=${tftpUser}`]);
     client = await onLan('client', ip(0));
   });
