@@ -39,7 +39,7 @@ const NFS = 'nfs-host:/picluster-boot';
 const READ = [
   'cat /proc/cpuinfo /sys/firmware/devicetree/base/serial-number /sys/firmware/devicetree/base/model /etc/os-release /etc/fstab /proc/mounts',
   '/sys/class/net/*/address /etc/default/rpi-eeprom-update /boot/firmware/*.txt /etc/kernel/postinst.d/* /etc/initramfs/post-update.d/*',
-  '/proc/uptime /proc/1/stat 2>/dev/null;',
+  '/proc/uptime /proc/1/stat /sys/block/*/size /sys/block/*/device/type 2>/dev/null;',
   'rpi-eeprom-config; [ -f /boot/firmware/pieeprom.upd ] && rpi-eeprom-config /boot/firmware/pieeprom.upd;',
   'find /boot/firmware -xdev -mindepth 1 -printf "%y %m %U %G %s %T@ %P\\n"; ls /var/lib/pinet/backup;',
   'date -r /etc/fstab +%s.%N; stat -L -c %d:%i /boot/firmware /boot',

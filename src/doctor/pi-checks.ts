@@ -10,13 +10,13 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Detected } from '../host/detect.js';
 import { HOOK_PATHS, runsLast } from '../enroll/hook.js';
-import { ensureNetwork, formatBootOrder, localBeforeNetwork, networkPosition } from '../pi/bootorder.js';
+import { ensureNetwork, formatBootOrder, localBeforeNetwork, modeName, networkPosition } from '../pi/bootorder.js';
 import { currentBootOrder } from '../pi/boot-order-config.js';
 import { macToTftpDir } from '../pi/eeprom-config.js';
 import { checkBootNfs } from '../pi/fstab.js';
 import { isExcluded, listTree } from '../server/export.js';
 import type { InventoryEntry } from '../server/state.js';
-import { fstabChangedSinceBoot, type BootState } from './boot-state.js';
+import { fstabChangedSinceBoot, type BootState, type LocalMedium } from './boot-state.js';
 import { fail, ok, skip, warn, type Check } from './model.js';
 
 export interface PiCheckContext {
@@ -60,18 +60,8 @@ export async function checkPi(d: Detected, ctx: PiCheckContext): Promise<Check[]
           checks.push(fail('pi.boot-order', 'BOOT_ORDER', `${bo.explanation}: NETWORK is never tried`, `pinet enroll ${host}${next.ok ? ` (${next.explanation})` : ` --boot-order <order> (${next.error})`}`));
         }
       } else {
-        const local = localBeforeNetwork(bo.order);
         const where = `NETWORK is mode ${pos.index + 1} of ${bo.order.modes.length}`;
-        if (local.length) {
-          checks.push(
-            warn(
-              'pi.boot-order',
-              'BOOT_ORDER',
-              `${bo.explanation}; ${where}, after ${isCm ? 'eMMC/SD' : 'SD/USB'}: ${isCm ? 'a CM4 whose eMMC holds an image always boots from it' : 'a bootable SD card or USB disk wins over the network'}`,
-              isCm ? `pinet enroll ${host} --boot-order net-usb-sd (eMMC last)` : `remove the SD card, or pinet enroll ${host} --boot-order net-first`,
-            ),
-          );
-        } else checks.push(ok('pi.boot-order', 'BOOT_ORDER', `${bo.explanation}; ${where}`));
+        checks.push(localFirstCheck(`${bo.explanation}; ${where}`, localBeforeNetwork(bo.order), isCm, host, ctx.bootState?.media));
       }
     }
     if (d.eeprom.pendingConfig !== undefined) {
@@ -193,4 +183,43 @@ export async function checkPi(d: Detected, ctx: PiCheckContext): Promise<Check[]
     checks.push(warn('pi.hook', 'kernel update hook', 'the hook that keeps boot files readable is not installed: the next kernel update writes a 0600 kernel and breaks this Pi\'s netboot', `pinet enroll ${host} installs it (or export with all_squash to the TFTP server's user)`));
   }
   return checks;
+}
+
+/** The media each local boot mode boots from. */
+const MEDIA_OF_MODE: Readonly<Record<number, readonly LocalMedium['kind'][]>> = { 0x0: ['emmc', 'sd'], 0x1: ['emmc', 'sd'], 0x4: ['usb'], 0x5: ['usb'], 0x6: ['nvme'] };
+const MEDIUM_NAME: Readonly<Record<LocalMedium['kind'], string>> = { sd: 'SD card', emmc: 'eMMC', usb: 'USB disk', nvme: 'NVMe SSD' };
+
+/**
+ * BOOT_ORDER tries local modes before NETWORK: that only matters when such a
+ * medium is attached, since a bootable one always wins over the network.
+ * `media` is what /sys/block lists (undefined when it could not be read).
+ */
+function localFirstCheck(order: string, local: number[], isCm: boolean, host: string, media: LocalMedium[] | undefined): Check {
+  if (!local.length) return ok('pi.boot-order', 'BOOT_ORDER', order);
+  const kinds = new Set(local.flatMap((m) => MEDIA_OF_MODE[m] ?? []));
+  const before = [...new Set(local.map((m) => modeName(m, { computeModule: isCm })))].join('/');
+  if (media === undefined) {
+    return warn(
+      'pi.boot-order',
+      'BOOT_ORDER',
+      `${order}, after ${before}: ${isCm ? 'a CM4 whose eMMC holds an image always boots from it' : 'a bootable SD card or USB disk wins over the network'} (which media are attached could not be read)`,
+      isCm ? `pinet enroll ${host} --boot-order net-usb-sd (eMMC last)` : `remove the SD card, or pinet enroll ${host} --boot-order net-first`,
+    );
+  }
+  const found = media.filter((m) => kinds.has(m.kind));
+  if (!found.length) {
+    const names = [...new Set(local.flatMap((m) => (MEDIA_OF_MODE[m] ?? []).filter((k) => isCm || k !== 'emmc').map((k) => MEDIUM_NAME[k])))];
+    const none = names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)}` : names[0];
+    return ok('pi.boot-order', 'BOOT_ORDER', `${order}; ${before} come${local.length > 1 ? '' : 's'} first, but no ${none} is attached (/sys/block), so the Pi goes on to NETWORK`);
+  }
+  const list = found.map((m) => `${MEDIUM_NAME[m.kind]} ${m.name}${m.bytes ? ` (${(m.bytes / 1e9).toFixed(1)} GB)` : ''}`).join(', ');
+  const emmc = found.some((m) => m.kind === 'emmc');
+  return warn(
+    'pi.boot-order',
+    'BOOT_ORDER',
+    `${order}, after ${before}: ${list} ${found.length > 1 ? 'are attached: while one of them holds' : 'is attached: while it holds'} a boot partition, the Pi boots from it, never from the network${emmc ? ' (an eMMC cannot be removed)' : ''}`,
+    emmc
+      ? `pinet enroll ${host} --boot-order net-usb-sd (eMMC last)`
+      : `remove the ${found.map((m) => MEDIUM_NAME[m.kind]).join(' and ')} (or wipe its boot partition), or pinet enroll ${host} --boot-order net-first (NETWORK first, local media as the fallback)`,
+  );
 }

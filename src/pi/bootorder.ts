@@ -92,12 +92,15 @@ export function reachableModes(order: BootOrder): number[] {
   return end === -1 ? [...order.modes] : order.modes.slice(0, end + 1);
 }
 
+/** A mode's short name: `SD`, `NETWORK`, ... (`SD/eMMC` on a Compute Module). */
+export function modeName(m: number, opts: { computeModule?: boolean } = {}): string {
+  if (m === 0x1 && opts.computeModule) return 'SD/eMMC';
+  return MODES[m]?.short ?? `unknown mode 0x${m.toString(16)}`;
+}
+
 /** `0xf241: SD → USB → NETWORK → RESTART, tried right to left`. */
 export function explainBootOrder(order: BootOrder, opts: { computeModule?: boolean } = {}): string {
-  const names = order.modes.map((m) => {
-    if (m === 0x1 && opts.computeModule) return 'SD/eMMC';
-    return MODES[m]?.short ?? `unknown mode 0x${m.toString(16)}`;
-  });
+  const names = order.modes.map((m) => modeName(m, opts));
   const reach = reachableModes(order).length;
   const shown = names.slice(0, reach).join(' → ');
   const dead = names.length > reach ? ` (never reached: ${names.slice(reach).join(', ')})` : '';

@@ -150,13 +150,14 @@ const DEV_LINKS: Array<[string, string]> = [
  */
 export async function writePiState(dir: string, image: PiImage, settings: PiStateSettings): Promise<{ whiteouts: string[]; devices: DeviceNode[] }> {
   const id = image.identity;
-  for (const sub of ['upper', 'work', 'root', 'boot', 'sysfw', 'dev/pts', 'dev/shm']) await mkdir(join(dir, sub), { recursive: true });
+  for (const sub of ['upper', 'work', 'root', 'boot', 'sysfw', 'sysblock', 'dev/pts', 'dev/shm']) await mkdir(join(dir, sub), { recursive: true });
   await chmod(join(dir, 'boot'), 0o755);
   await chmod(join(dir, 'dev/shm'), 0o1777);
   const whiteouts = [
     ...(await writeTree(join(dir, 'upper'), image.root)),
     ...(await writeTree(join(dir, 'boot'), image.boot)),
     ...(await writeTree(join(dir, 'sysfw'), image.sysfw)),
+    ...(await writeTree(join(dir, 'sysblock'), image.sysblock)),
   ];
   await Promise.all(DEV_LINKS.map(([name, target]) => symlink(target, join(dir, 'dev', name))));
   await writeFile(join(dir, 'cpuinfo'), image.cpuinfo);

@@ -184,6 +184,17 @@ describe('fake Pi files', () => {
     },
   );
 
+  it('lists the attached disks in /sys/block: an SD card by default, the eMMC on a CM4, none when asked', () => {
+    const disks = (img: PiImage) => img.sysblock.files.map((f) => `${f.path}=${f.data.toString().trim()}`).sort();
+    expect(disks(image({ name: 'a', variant: 'ubuntu-2404-pi4' }))).toEqual(['/mmcblk0/device/type=SD', '/mmcblk0/size=62333952']);
+    expect(disks(image({ name: 'b', variant: 'cm4' }))).toEqual(['/mmcblk0/device/type=MMC', '/mmcblk0/size=61071360']);
+    expect(disks(image({ name: 'c', variant: 'ubuntu-2404-pi4', storage: [] }))).toEqual([]);
+    expect(disks(image({ name: 'd', variant: 'pi5', storage: ['nvme', 'usb'] }))).toEqual(['/nvme0n1/size=500118192', '/sda/size=125045424']);
+    expect(disks(image({ name: 'e', variant: 'ubuntu-2404-pi4', files: { '/sys/block/mmcblk0/size': '0\n' } }))).toContain('/mmcblk0/size=0');
+    expect(() => image({ name: 'f', variant: 'cm4', storage: ['sd', 'emmc'] })).toThrow(/both mmcblk0/);
+    expect(() => image({ name: 'g', variant: 'cm4', storage: ['floppy' as never] })).toThrow(/unknown storage "floppy"/);
+  });
+
   it('refuses to remove a boot file that does not exist', () => {
     expect(() => image({ name: 'o', variant: 'pi3', files: { '/boot/firmware/nope.bin': null } })).toThrow(/no such file/);
   });

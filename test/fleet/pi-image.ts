@@ -39,12 +39,29 @@ export interface PiSpec {
   /** The bootloader config the EEPROM holds (what rpi-eeprom-config prints). */
   bootloaderConfig?: string;
   /**
+   * The local disks attached, as /sys/block shows them: `sd` (mmcblk0, an SD
+   * card), `emmc` (mmcblk0 of a Compute Module), `usb` (sda), `nvme`
+   * (nvme0n1). Default: the eMMC on a CM4, an SD card on other boards; `[]`
+   * for a Pi whose card was removed.
+   */
+  storage?: StorageKind[];
+  /**
    * Files to add, change or remove, by absolute path as the Pi sees them:
    * anything under the boot partition, `/proc/cpuinfo`, `/proc/cmdline`,
-   * `/sys/firmware/...`, or any other path of the root file system.
+   * `/sys/firmware/...`, `/sys/block/...`, or any other path of the root file system.
    */
   files?: Record<string, FileOverride>;
 }
+
+export type StorageKind = 'sd' | 'emmc' | 'usb' | 'nvme';
+
+/** /sys/block/<name>: the kernel's name, size in 512-byte sectors and, for MMC, device/type. */
+const STORAGE: Readonly<Record<StorageKind, { name: string; sectors: number; type?: string }>> = {
+  sd: { name: 'mmcblk0', sectors: 62_333_952, type: 'SD' }, // a 32 GB card
+  emmc: { name: 'mmcblk0', sectors: 61_071_360, type: 'MMC' }, // 32 GB eMMC
+  usb: { name: 'sda', sectors: 125_045_424 }, // a 64 GB stick
+  nvme: { name: 'nvme0n1', sectors: 500_118_192 }, // a 256 GB SSD
+};
 
 export interface PiIdentity {
   index: number;
@@ -60,6 +77,7 @@ export interface PiIdentity {
   partuuid: string;
   bootloaderConfig: string | null;
   kernelVersion: string;
+  storage: StorageKind[];
 }
 
 export interface ImageFile {
@@ -105,6 +123,8 @@ export interface PiImage {
   boot: FileTree;
   /** /sys/firmware, paths relative to it. */
   sysfw: FileTree;
+  /** /sys/block, paths relative to it: the attached disks. */
+  sysblock: FileTree;
   cpuinfo: string;
   /**
    * /proc/cmdline: the firmware's prefix followed by the boot partition's
@@ -229,7 +249,14 @@ export function resolveIdentity(spec: PiSpec, index: number, taken: Set<string>)
     partuuid: hash(`partuuid/${name}`).slice(0, 8),
     bootloaderConfig,
     kernelVersion: os.kernelVersion(board),
+    storage: resolveStorage(name, spec.storage ?? [board.name === 'cm4' ? 'emmc' : 'sd']),
   };
+}
+
+function resolveStorage(name: string, kinds: StorageKind[]): StorageKind[] {
+  for (const k of kinds) if (!(k in STORAGE)) throw new Error(`fake Pi ${name}: unknown storage ${JSON.stringify(k)}; known: ${Object.keys(STORAGE).join(', ')}`);
+  if (kinds.includes('sd') && kinds.includes('emmc')) throw new Error(`fake Pi ${name}: sd and emmc are both mmcblk0; give one`);
+  return [...new Set(kinds)];
 }
 
 /** A tree under construction; later additions of the same path replace earlier ones. */
@@ -424,6 +451,7 @@ export function buildPiImage(id: PiIdentity, ctx: ImageContext, files: Record<st
   const root = new TreeBuilder();
   const boot = new TreeBuilder();
   const sysfw = new TreeBuilder();
+  const sysblock = new TreeBuilder();
 
   // Accounts, sudo, ssh.
   const acc = renderAccounts(ctx.accounts);
@@ -515,6 +543,13 @@ export function buildPiImage(id: PiIdentity, ctx: ImageContext, files: Record<st
     sysfw.file(`${vc}/bootloader_version`, renderBootloaderVersion(built, updated), 0o444);
   }
 
+  // The attached disks.
+  for (const kind of id.storage) {
+    const disk = STORAGE[kind];
+    sysblock.file(`/${disk.name}/size`, `${disk.sectors}\n`, 0o444);
+    if (disk.type) sysblock.file(`/${disk.name}/device/type`, `${disk.type}\n`, 0o444);
+  }
+
   const cpuinfo = renderCpuinfo(board, id.revision, id.serial, id.model);
   const macUpper = id.mac.toUpperCase();
   const cmdlinePrefix =
@@ -536,10 +571,12 @@ export function buildPiImage(id: PiIdentity, ctx: ImageContext, files: Record<st
       cmdlineOverride = typeof override === 'string' || Buffer.isBuffer(override) ? override.toString() : override.content.toString();
     } else if (path.startsWith('/sys/firmware/')) {
       applyOverride(sysfw, path.slice('/sys/firmware'.length), override, what, false);
+    } else if (path.startsWith('/sys/block/')) {
+      applyOverride(sysblock, path.slice('/sys/block'.length), override, what, false);
     } else if (path.startsWith(bootPrefix)) {
       applyOverride(boot, path.slice(os.bootMount.length), override, what, false);
     } else if (path.startsWith('/proc/') || path.startsWith('/sys/') || path.startsWith('/dev/') || path.startsWith('/run/')) {
-      throw new Error(`${what}: ${path} is not a file the fleet can set (only /proc/cpuinfo, /proc/cmdline and /sys/firmware/...)`);
+      throw new Error(`${what}: ${path} is not a file the fleet can set (only /proc/cpuinfo, /proc/cmdline, /sys/firmware/... and /sys/block/...)`);
     } else {
       applyOverride(root, path, override, what, true);
     }
@@ -549,6 +586,7 @@ export function buildPiImage(id: PiIdentity, ctx: ImageContext, files: Record<st
     root: root.build(),
     boot: boot.build(),
     sysfw: sysfw.build(),
+    sysblock: sysblock.build(),
     cpuinfo: cpuinfoText,
     cmdline: { prefix: cmdlinePrefix, override: cmdlineOverride ?? null },
   };

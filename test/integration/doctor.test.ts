@@ -24,6 +24,7 @@ import { Lab, renderDnsmasqConfig, sh, startDnsmasq, type Dnsmasq } from '../net
 import { parseJson } from './helpers.js';
 
 const NFS = 'nfs-host:/picluster-boot';
+const ARTICLE_ORDER = '[all]\nBOOT_UART=0\nBOOT_ORDER=0xf241\n';
 const FIXTURES = fileURLToPath(new URL('../fixtures/seed-article/', import.meta.url));
 const SEED = '/work/shared/seed/netboot-server-article.txt';
 
@@ -201,6 +202,11 @@ describeAsRoot('pinet doctor on the fake fleet with the real dnsmasq', () => {
         { name: 'netdev', variant: 'rpios-bookworm-pi4' },
         { name: 'hook', variant: 'ubuntu-2404-pi4' },
         { name: 'gone', variant: 'ubuntu-2404-pi4' },
+        // the article's order (SD → USB → NETWORK) is active on these: what wins depends on the disks attached
+        { name: 'sdcard', variant: 'ubuntu-2404-pi4', bootloaderConfig: ARTICLE_ORDER },
+        { name: 'nocard', variant: 'ubuntu-2404-pi4', bootloaderConfig: ARTICLE_ORDER, storage: [] },
+        { name: 'usbdisk', variant: 'rpios-bookworm-pi4', bootloaderConfig: ARTICLE_ORDER, storage: ['usb'] },
+        { name: 'emmc', variant: 'cm4', bootloaderConfig: `${ARTICLE_ORDER}ENABLE_SELF_UPDATE=1\n` },
       ],
       bootFilesMB: 1,
       exports: { [NFS]: exportDir },
@@ -512,6 +518,30 @@ describeAsRoot('pinet doctor on the fake fleet with the real dnsmasq', () => {
     expect(piOf(d, pi).checks.filter((c) => c.status !== 'ok')).toEqual([]);
     expect(check(piOf(d, pi), 'pi.boot-order').finding).toMatch(/^0xf412: NETWORK → SD → USB → RESTART/);
     expect(check(piOf(d, pi), 'pi.pending').finding).toBe('none pending');
+  });
+
+  it('SD/USB before NETWORK warns only while such a disk is attached, naming it, with the fix for that medium', async () => {
+    const d = await doc(['sdcard', 'nocard', 'usbdisk', 'emmc']);
+    const bo = (name: string) => check(piOf(d, fleet.pi(name)), 'pi.boot-order');
+    expect(bo('sdcard')).toMatchObject({
+      status: 'warn',
+      finding: '0xf241: SD → USB → NETWORK → RESTART, tried right to left; NETWORK is mode 3 of 4, after SD/USB: SD card mmcblk0 (31.9 GB) is attached: while it holds a boot partition, the Pi boots from it, never from the network',
+      fix: 'remove the SD card (or wipe its boot partition), or pinet enroll sdcard --boot-order net-first (NETWORK first, local media as the fallback)',
+    });
+    expect(bo('nocard')).toMatchObject({
+      status: 'ok',
+      finding: '0xf241: SD → USB → NETWORK → RESTART, tried right to left; NETWORK is mode 3 of 4; SD/USB come first, but no SD card or USB disk is attached (/sys/block), so the Pi goes on to NETWORK',
+    });
+    expect(bo('usbdisk')).toMatchObject({
+      status: 'warn',
+      finding: expect.stringMatching(/after SD\/USB: USB disk sda \(64\.0 GB\) is attached: while it holds a boot partition, the Pi boots from it, never from the network$/),
+      fix: 'remove the USB disk (or wipe its boot partition), or pinet enroll usbdisk --boot-order net-first (NETWORK first, local media as the fallback)',
+    });
+    expect(bo('emmc')).toMatchObject({
+      status: 'warn',
+      finding: expect.stringMatching(/^0xf241: SD\/eMMC → USB → NETWORK → RESTART.*after SD\/eMMC\/USB: eMMC mmcblk0 \(31\.3 GB\) is attached: .*never from the network \(an eMMC cannot be removed\)$/),
+      fix: 'pinet enroll emmc --boot-order net-usb-sd (eMMC last)',
+    });
   });
 
   it('an fstab line without _netdev warns with the fix; putting it back passes', async () => {

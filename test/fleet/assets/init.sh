@@ -182,6 +182,7 @@ done
 
 mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$R/sys"
 mount --bind -o ro "$P/sysfw" "$R/sys/firmware"
+mount --bind -o ro "$P/sysblock" "$R/sys/block"
 
 mount --bind "$P/dev" "$R/dev"
 mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts "$R/dev/pts"
