@@ -56,7 +56,7 @@ async function resolveRoot(flags: EnrollFlags, cfg: LoadedConfig): Promise<RootS
   if (kind !== 'keep' && kind !== 'nfs' && kind !== 'rbd') throw new UsageError(`--root ${JSON.stringify(kind)}: expected keep, nfs or rbd`);
   if (kind === 'keep') {
     if (flags.nfsRoot || flags.rbd) throw new UsageError('--nfs-root and --rbd need --root nfs or --root rbd');
-    return { kind };
+    return { kind, explicit: (flags.root ?? e.root) !== undefined };
   }
   if (kind === 'nfs') {
     const v = flags.nfsRoot ?? e['nfs-root'];

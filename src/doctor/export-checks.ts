@@ -162,7 +162,7 @@ export async function checkExportDirs(
       if (!parsed.ok) {
         checks.push(fail('export.cmdline', 'cmdline.txt', `${cmdName}: ${parsed.error}`, 'make it one line of kernel parameters'));
       } else {
-        const findings = checkCmdline(parsed.words).filter((f) => f.level !== 'ok' && f.level !== 'info');
+        const findings = checkCmdline(parsed.words, entry?.root).filter((f) => f.level !== 'ok' && f.level !== 'info');
         const worst = findings.find((f) => f.level === 'fail') ?? findings[0];
         const words = parsed.words.filter((w) => /^(root|nfsroot|ip|boot|rbdroot)=/.test(w)).map((w) => w.replace(/^(rbdroot=[^:]*:[^:]*:)[^:]+/, '$1<key>'));
         if (!worst) checks.push(ok('export.cmdline', 'cmdline.txt', words.join(' ') || 'no root settings (local root)'));

@@ -32,6 +32,8 @@ import { HOOK_PATHS } from './hook.js';
 
 export interface RootSetting {
   kind: 'keep' | 'nfs' | 'rbd';
+  /** keep only: --root keep (or enroll.root) was given, rather than the default. */
+  explicit?: boolean;
   /** nfs: server IPv4 and path ({serial} already allowed; replaced per Pi). */
   nfs?: { server: string; path: string };
   /** rbd: monitors, user, pool, image and the key. */
@@ -157,7 +159,12 @@ export async function planPi(
   }
 
   const cmdlineName = cmdlineNameOf(d);
-  const managedCmdline = s.root.kind !== 'keep';
+  // A Pi enrolled with --root nfs/rbd keeps that cmdline.txt in the export
+  // when a later run does not say --root: the Pi's own (local root) must not
+  // silently replace it.
+  const keptRoot = s.root.kind === 'keep' && !s.root.explicit ? mine?.root : undefined;
+  const managedCmdline = s.root.kind !== 'keep' || keptRoot !== undefined;
+  const root = s.root.kind === 'keep' ? keptRoot : s.root.kind;
 
   // --- copy ---------------------------------------------------------------
   const remoteFiles = new Map<string, { size: number; mtimeMs: number }>();
@@ -184,7 +191,10 @@ export async function planPi(
   let cmdline: PiPlan['cmdline'];
   const notes: string[] = [];
   const warnings: string[] = [];
-  if (managedCmdline) {
+  if (keptRoot) {
+    notes.push(`${cmdlineName} in the export keeps its ${keptRoot === 'nfs' ? 'NFS' : 'Ceph RBD'} root (enrolled with --root ${keptRoot}); pass --root keep to netboot with the Pi's own ${cmdlineName} again`);
+    if (localCmdline === null) throw refuse(L, `${join(localDir, cmdlineName)} is missing, and this Pi was enrolled with --root ${keptRoot}`, `pass --root ${keptRoot} with its settings again to write it, or --root keep to use the Pi's own`);
+  } else if (managedCmdline) {
     const piText = d.texts[cmdlineName];
     if (piText === undefined) throw refuse(L, `${d.bootDir}/${cmdlineName} not found`, 'the Pi needs a cmdline.txt to netboot with');
     const parsed = parseCmdline(piText);
@@ -269,9 +279,10 @@ export async function planPi(
     ...(mine?.backup ? { backup: mine.backup } : {}),
     hooks: [...HOOK_PATHS],
     bootOrder: { before: mine?.bootOrder?.before ?? edit.before, after: edit.after },
+    ...(root ? { root } : {}),
   };
   const stable = (e: InventoryEntry | undefined) =>
-    e && JSON.stringify([e.dir, e.host, e.mac, e.exportDir, e.nfs, e.bootMount, e.prefixMode, e.bootOrder?.after]);
+    e && JSON.stringify([e.dir, e.host, e.mac, e.exportDir, e.nfs, e.bootMount, e.prefixMode, e.bootOrder?.after, e.root]);
   const inventoryChanged = !mine || mine.partial === true || stable(mine) !== stable(entry);
 
   // --- the plan, as users read it --------------------------------------------------

@@ -63,6 +63,8 @@ export interface InventoryEntry {
   backup?: { pi: string; local: string };
   hooks: string[];
   bootOrder?: { before?: string; after?: string };
+  /** The root file system cmdline.txt in the export mounts, when enroll wrote it (--root nfs/rbd); absent: the Pi's own (keep). */
+  root?: 'nfs' | 'rbd';
   /** Set when an enroll was cut off while changing the Pi: run enroll again to finish. */
   partial?: boolean;
   /** Copy manifest: relative path → size and mtime (ms) as copied. */

@@ -2,7 +2,7 @@
  * `pinet enroll` / `rollback` / `list` end to end on the fake fleet, through
  * real sshd, with the real dnsmasq serving the result over TFTP.
  */
-import { chmod, mkdtemp, readFile, stat } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -193,6 +193,33 @@ describeAsRoot('pinet enroll on the fake fleet', () => {
     expect(await pi.readText('/boot/firmware/cmdline.txt')).toBe(piCmdline); // the Pi's own is untouched
     const again = await enroll(['noorder', '--yes', '--root', 'nfs', '--nfs-root', '10.251.0.5:/srv/nfsroot/{serial}']);
     expect(again.stderr).toMatch(/up to date/);
+    expect(JSON.parse(await inventory()).pis[pi.serial]).toMatchObject({ root: 'nfs' });
+
+    // A later run without --root (say, to refresh boot files) keeps the NFS root: the Pi's own
+    // cmdline.txt (a local root) must not silently replace it.
+    const plain = await enroll(['noorder', '--dry-run', '--json']);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stdout).toContain("cmdline.txt in the export keeps its NFS root (enrolled with --root nfs); pass --root keep to netboot with the Pi's own cmdline.txt again");
+    expect((await enroll(['noorder', '--yes'])).stderr).toMatch(/up to date/);
+    expect(await readFile(join(exportDir, pi.serial8, 'cmdline.txt'), 'utf8')).toBe(cmdline);
+
+    // doctor knows the method enroll wrote: a cmdline.txt put back to a local root fails
+    const cmdlineCheck = async () => {
+      const r = await pinet(['doctor', '--export-dir', exportDir, '--state-dir', stateDir, '--dnsmasq-conf', '/dev/null', '--json']);
+      const g = (JSON.parse(r.stdout) as { groups: { name: string; checks: { id: string; status: string; finding: string }[] }[] }).groups.find((x) => x.name.includes(`${pi.serial8}/`))!;
+      return g.checks.find((c) => c.id === 'export.cmdline')!;
+    };
+    expect(await cmdlineCheck()).toMatchObject({ status: 'ok' });
+    await writeFile(join(exportDir, pi.serial8, 'cmdline.txt'), piCmdline);
+    expect(await cmdlineCheck()).toMatchObject({ status: 'fail', finding: expect.stringMatching(/^cmdline\.txt mounts a local root \(root=PARTUUID=\S+\), expected nfs/) });
+    await writeFile(join(exportDir, pi.serial8, 'cmdline.txt'), cmdline);
+
+    // --root keep, said explicitly, goes back to the Pi's own cmdline.txt
+    const keep = await enroll(['noorder', '--yes', '--root', 'keep']);
+    expect(keep.code, keep.stderr).toBe(0);
+    expect(await readFile(join(exportDir, pi.serial8, 'cmdline.txt'), 'utf8')).toBe(piCmdline);
+    expect(JSON.parse(await inventory()).pis[pi.serial].root).toBeUndefined();
+    expect(await cmdlineCheck()).toMatchObject({ status: 'ok' });
   });
 
   it('enrolls a CM4 whose EEPROM updates are enabled, warning that eMMC comes before NETWORK', async () => {
