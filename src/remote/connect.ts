@@ -265,6 +265,14 @@ async function connectResolved(host: ResolvedHost, options: ConnectOptions & { l
           }),
         );
       }
+      if (/^Connection lost before handshake/i.test(err.message)) {
+        // ssh2's words when the TCP connection closes before any SSH banner came back
+        return fail(
+          new RemoteError('connection-lost', label, 'handshake', `${host.hostname} port ${host.port} accepted the connection but closed it before any SSH banner`, {
+            hint: 'is this an SSH server? (a firewall or proxy in between, or sshd refusing too many connections at once: MaxStartups)',
+          }),
+        );
+      }
       if (err.level === 'client-socket') {
         return fail(new RemoteError('connection-lost', label, phase, `connection lost during the SSH ${phase} (${err.message})`));
       }

@@ -263,6 +263,21 @@ Host *
     expect(e.message).toContain(`no SSH handshake with 127.0.0.1 port ${silentPort} within 1 s`);
   });
 
+  it('a listener that accepts and hangs up before any banner: says so, with the hint', async () => {
+    const rude = createServer((sock) => sock.destroy());
+    await new Promise<void>((r) => rude.listen(0, '127.0.0.1', r));
+    const port = (rude.address() as { port: number }).port;
+    try {
+      const { cfg } = setup({ port });
+      const e = await failure(tryConnect('t-root', cfg));
+      expect(e.kind).toBe('connection-lost');
+      expect(e.message).toMatch(new RegExp(`^t-root \\(127\\.0\\.0\\.1\\): .*(127\\.0\\.0\\.1 port ${port} accepted the connection but closed it before any SSH banner|the server closed the connection during the SSH handshake)`));
+      expect(e.hint).toMatch(/is this an SSH server\?/);
+    } finally {
+      await new Promise<void>((r) => rude.close(() => r()));
+    }
+  });
+
   it('a name that does not resolve is a DNS error', async () => {
     // A generous ConnectTimeout: without a reachable DNS server the lookup itself takes a while.
     const { cfg } = setup({ extra: 'Host nowhere\n  HostName pinet-no-such-host.invalid\n  ConnectTimeout 50\n' });
