@@ -220,6 +220,6 @@ function localFirstCheck(order: string, local: number[], isCm: boolean, host: st
     `${order}, after ${before}: ${list} ${found.length > 1 ? 'are attached: while one of them holds' : 'is attached: while it holds'} a boot partition, the Pi boots from it, never from the network${emmc ? ' (an eMMC cannot be removed)' : ''}`,
     emmc
       ? `pinet enroll ${host} --boot-order net-usb-sd (eMMC last)`
-      : `remove the ${found.map((m) => MEDIUM_NAME[m.kind]).join(' and ')} (or wipe its boot partition), or pinet enroll ${host} --boot-order net-first (NETWORK first, local media as the fallback)`,
+      : `${found.length > 1 ? 'remove them (or wipe their boot partitions)' : `remove the ${MEDIUM_NAME[found[0]!.kind]} (or wipe its boot partition)`}, or pinet enroll ${host} --boot-order net-first (NETWORK first, local media as the fallback)`,
   );
 }
