@@ -4,51 +4,22 @@
  * (`commands/<name>.ts`) is imported only when that command runs.
  */
 import { Command, Option, type OptionValues } from 'commander';
-import { isDebug } from '../errors.js';
-import { Output } from '../ui/output.js';
-import type { LoadedConfig } from '../config.js';
-
-export interface GlobalOptions {
-  json?: boolean;
-  color?: boolean;
-  debug?: boolean;
-  config?: string;
-}
-
-/** What every command implementation receives. */
-export interface Ctx {
-  out: Output;
-  debug: boolean;
-  globals: GlobalOptions;
-  /** The config file (loaded once, on first use). */
-  config(): Promise<LoadedConfig>;
-}
-
-export type Run<O> = (args: string[], opts: O, ctx: Ctx) => Promise<number>;
-
-export function makeCtx(globals: GlobalOptions): Ctx {
-  let loaded: Promise<LoadedConfig> | undefined;
-  return {
-    out: new Output({ json: globals.json ?? false, color: globals.color ?? true }),
-    debug: (globals.debug ?? false) || isDebug([]),
-    globals,
-    config() {
-      loaded ??= import('../config.js').then((m) => m.loadConfig(globals.config));
-      return loaded;
-    },
-  };
-}
+import { UsageError } from '../errors.js';
+import { makeCtx, type GlobalOptions, type Run } from './context.js';
+import { CONFIG, FLAGS } from '../settings/catalog.js';
+import { longFlag } from '../settings/resolve.js';
+import { helpText, type Setting } from '../settings/setting.js';
 
 /** Wraps a lazily imported implementation as a commander action. */
-function lazy<O extends OptionValues>(load: () => Promise<{ run: Run<O> }>) {
+function lazy(load: () => Promise<{ run: Run }>) {
   return async (...args: unknown[]) => {
     const cmd = args[args.length - 1] as Command & { pinetExitCode?: number };
     const positional = args.slice(0, -2).flatMap((a) => (Array.isArray(a) ? a : a === undefined ? [] : [a])) as string[];
     const globals = cmd.optsWithGlobals<GlobalOptions>();
-    const ctx = makeCtx(globals);
+    const ctx = makeCtx(globals, cmd.opts());
     try {
       const { run } = await load();
-      cmd.pinetExitCode = await run(positional, cmd.opts<O>(), ctx);
+      cmd.pinetExitCode = await run(positional, ctx);
     } catch (err) {
       const { reportError } = await import('../cli.js');
       cmd.pinetExitCode = reportError(err, { debug: ctx.debug, json: ctx.out.json, out: ctx.out });
@@ -74,45 +45,55 @@ function subcommand(program: Command, name: string): Command {
   return program.command(name).configureOutput({ outputError: usageErrorWriter(`pinet ${name}`) });
 }
 
-const collect = (value: string, previous: string[] = []) => [...previous, value];
+/**
+ * Declares a setting's flag: help and default from the catalog, and its
+ * validator as commander's argParser (a bad value is a usage error naming
+ * the flag, exit 2, before anything runs).
+ */
+function option(cmd: Command, s: Setting<unknown>, help?: string): Command {
+  const o = new Option(s.flag!, help ?? helpText(s));
+  if (/[<[]/.test(s.flag!)) {
+    o.argParser((raw: string, previous: unknown) => {
+      const r = s.check(raw);
+      if (!r.ok) throw new UsageError(`${longFlag(s)} ${JSON.stringify(raw)}: ${r.error}`, r.hint);
+      return s.repeatable ? [...((previous as unknown[] | undefined) ?? []), ...(r.value as unknown[])] : r.value;
+    });
+  }
+  return cmd.addOption(o);
+}
 
 /** The SSH options of every command that reaches Pis (they mirror ssh's). */
 function sshOptions(cmd: Command): Command {
-  return cmd
-    .option('-F, --ssh-config <file>', 'OpenSSH client config file, like ssh -F (default: ~/.ssh/config; "none" for none)')
-    .option('-l, --user <name>', 'log in as this user (default: from the destination or the SSH config)')
-    .option('-p, --port <port>', 'SSH port (default: from the destination or the SSH config, else 22)')
-    .option('-i, --identity <file>', 'identity (private key) file; may be repeated', collect)
-    .option('--ssh-option <Keyword=value>', 'an OpenSSH option, like ssh -o; may be repeated', collect)
-    .option('--accept-new', 'record host keys of Pis not yet in known_hosts (changed keys are still refused)')
-    .option('--ask-pass', 'allow a password prompt (on a terminal) when keys are refused')
-    .option('--connect-timeout <seconds>', 'give up connecting after this long (default: ConnectTimeout, else 15)')
-    .option('--hosts-file <file>', 'read more hosts from this file, one per line (# comments); - for stdin')
-    .option('-j, --concurrency <n>', 'work on this many Pis at once (default: concurrency from the config, else 8)');
+  const s = CONFIG.ssh;
+  for (const x of [s.config, s.user, s.port, s['identity-file'], s.options, s['accept-new']]) option(cmd, x);
+  option(cmd, FLAGS.askPass);
+  option(cmd, s['connect-timeout']);
+  option(cmd, FLAGS.hostsFile);
+  return option(cmd, CONFIG.concurrency);
+}
+
+/** Declares each setting's flag on `cmd`. */
+function options(cmd: Command, settings: Setting<unknown>[]): Command {
+  for (const x of settings) option(cmd, x);
+  return cmd;
 }
 
 export function registerCommands(program: Command): void {
-  subcommand(program, 'render-dnsmasq')
-    .summary('render the dnsmasq proxy-DHCP + TFTP config for netbooting Pis')
-    .description(
-      'Render the boot server\'s dnsmasq configuration: proxy DHCP (or a full DHCP server with --mode standalone) that offers ' +
-        'the "Raspberry Pi Boot" PXE service, and the TFTP server that serves <tftp-root>/<serial>/. Prints to stdout, or ' +
-        'writes a file with -o (atomically, keeping the old one as <file>.bak and showing a diff).',
-    )
-    .option('--subnet <addr|cidr>', "the Pis' LAN, e.g. 10.86.5.0/24 or 10.86.5.255 (default: the network of the default route's interface)")
-    .option('--tftp-root <dir>', 'directory TFTP serves, the export directory (default: export-dir from the config, else /mnt/netboot)')
-    .option('--interface <name>', 'answer only on this interface')
-    .addOption(new Option('--mode <mode>', 'proxy: next to an existing DHCP server; standalone: hand out addresses too (default: proxy)').choices(['proxy', 'standalone']))
-    .option('--range <start,end[,lease]>', 'addresses to hand out with --mode standalone, e.g. 10.86.5.100,10.86.5.200,12h')
-    .option('--all-clients', 'offer the boot menu to every PXE client, not only to Raspberry Pi MAC addresses')
-    .option('--minimal', "only the seed article's six directives (implies --all-clients)")
-    .option('--menu-text <text>', 'PXE menu text (default: "Raspberry Pi Boot", which the bootloader looks for)')
-    .option('--enrolled-only', 'offer the boot menu only to the MAC addresses of enrolled Pis (from the inventory)')
-    .option('--state-dir <dir>', 'with --enrolled-only: where pinet keeps its inventory')
-    .option('--template <file>', 'render this Mustache template instead of the built-in one (same values)')
-    .option('-o, --output <file>', 'write the config to this file instead of stdout')
-    .option('--dry-run', 'with -o: show the diff, write nothing')
-    .option('--check', 'validate the result with the real dnsmasq (dnsmasq --test)')
+  const D = CONFIG.dnsmasq;
+  const E = CONFIG.enroll;
+  options(
+    subcommand(program, 'render-dnsmasq')
+      .summary('render the dnsmasq proxy-DHCP + TFTP config for netbooting Pis')
+      .description(
+        'Render the boot server\'s dnsmasq configuration: proxy DHCP (or a full DHCP server with --mode standalone) that offers ' +
+          'the "Raspberry Pi Boot" PXE service, and the TFTP server that serves <tftp-root>/<serial>/. Prints to stdout, or ' +
+          'writes a file with -o (atomically, keeping the old one as <file>.bak and showing a diff).',
+      ),
+    [D.subnet, D['tftp-root'], D.interface, D.mode, D.range, D['all-clients'], FLAGS.minimal, D['menu-text'], FLAGS.enrolledOnly],
+  );
+  const render = program.commands.find((c) => c.name() === 'render-dnsmasq')!;
+  option(render, CONFIG['state-dir'], 'with --enrolled-only: where pinet keeps its inventory');
+  options(render, [D.template, D.output, FLAGS.renderDryRun, FLAGS.check])
     .addHelpText(
       'after',
       examples([
@@ -147,30 +128,19 @@ export function registerCommands(program: Command): void {
     )
     .action(lazy(() => import('./info.js')));
 
-  sshOptions(
-    subcommand(program, 'enroll')
-      .summary('turn running Pis into netbooted ones (plan, confirm, apply, verify)')
-      .description(
-        'For each Pi: read its serial, copy its boot partition to <export-dir>/<serial>/ (every file readable by the TFTP ' +
-          'server), point its /etc/fstab at that directory over NFS, install a hook that keeps boot files readable after ' +
-          'kernel updates, and make its bootloader try NETWORK (rpi-eeprom-config --apply; takes effect at the next reboot). ' +
-          'Shows the plan first and asks; --dry-run only shows it. A second run on an enrolled Pi is a no-op.',
-      )
-      .argument('[host...]', 'the Pis (default: the fleet in the config file)')
-      .option('--nfs <server:/path>', 'how the Pis mount the export, e.g. nfs-host:/picluster-boot (required; flag or config)')
-      .option('--export-dir <dir>', 'the export as mounted on this machine, also the TFTP root (default: config, else /mnt/netboot)')
-      .option('--state-dir <dir>', 'where pinet keeps its inventory and backups (default: /var/lib/pinet as root, else ~/.local/state/pinet)')
-      .option('--boot-order <hex|preset>', 'set BOOT_ORDER (0xf241, or a preset: sd-usb-net, net-first, sd-net, net-usb-sd, net-only); default: add NETWORK before RESTART')
-      .option('--mount-options <opts>', 'NFS mount options in /etc/fstab (default: defaults,timeo=900,_netdev)')
-      .addOption(new Option('--root <how>', 'the root file system in cmdline.txt: keep (default), nfs (--nfs-root) or rbd (--rbd)').choices(['keep', 'nfs', 'rbd']))
-      .option('--nfs-root <ip:/path>', 'with --root nfs: nfsroot server and path; {serial} becomes the Pi\'s directory name')
-      .option('--rbd <mons:user:pool:image>', 'with --root rbd: the Ceph RBD image ({serial} allowed in image)')
-      .option('--rbd-key-file <file>', 'with --root rbd: file holding the Ceph key')
-      .option('--force', 'take over an existing directory in the export; allow a BOOT_ORDER without local fallback')
-      .option('-n, --dry-run', 'show the plan and change nothing')
-      .option('-y, --yes', 'apply without asking (needed without a terminal)')
-      .option('--reboot', 'reboot each Pi afterwards and report how it came back')
-      .option('--reboot-timeout <seconds>', 'how long to wait for a rebooted Pi (default 300)'),
+  options(
+    sshOptions(
+      subcommand(program, 'enroll')
+        .summary('turn running Pis into netbooted ones (plan, confirm, apply, verify)')
+        .description(
+          'For each Pi: read its serial, copy its boot partition to <export-dir>/<serial>/ (every file readable by the TFTP ' +
+            'server), point its /etc/fstab at that directory over NFS, install a hook that keeps boot files readable after ' +
+            'kernel updates, and make its bootloader try NETWORK (rpi-eeprom-config --apply; takes effect at the next reboot). ' +
+            'Shows the plan first and asks; --dry-run only shows it. A second run on an enrolled Pi is a no-op.',
+        )
+        .argument('[host...]', 'the Pis (default: the fleet in the config file)'),
+    ),
+    [CONFIG.nfs, CONFIG['export-dir'], CONFIG['state-dir'], E['boot-order'], E['mount-options'], E.root, E['nfs-root'], E.rbd, E['rbd-key-file'], FLAGS.force, FLAGS.dryRun, FLAGS.yes, FLAGS.reboot, FLAGS.rebootTimeout],
   )
     .addHelpText(
       'after',
@@ -184,19 +154,18 @@ export function registerCommands(program: Command): void {
     )
     .action(lazy(() => import('./enroll.js')));
 
-  sshOptions(
-    subcommand(program, 'rollback')
-      .summary('undo enroll: restore fstab, cmdline.txt and the bootloader config')
-      .description(
-        'Restore each Pi\'s /etc/fstab (the original boot partition line), the bootloader config saved before enroll (a ' +
-          'still-pending update is cancelled instead), the original cmdline.txt in the export, remove pinet\'s kernel hooks, ' +
-          'and remove the Pi from the inventory. Its directory in the export is kept unless --purge.',
-      )
-      .argument('<host...>', 'the Pis to roll back')
-      .option('--state-dir <dir>', 'where pinet keeps its inventory and backups')
-      .option('--purge', "also delete the Pi's directory in the export")
-      .option('-n, --dry-run', 'show the plan and change nothing')
-      .option('-y, --yes', 'apply without asking (needed without a terminal)'),
+  options(
+    sshOptions(
+      subcommand(program, 'rollback')
+        .summary('undo enroll: restore fstab, cmdline.txt and the bootloader config')
+        .description(
+          'Restore each Pi\'s /etc/fstab (the original boot partition line), the bootloader config saved before enroll (a ' +
+            'still-pending update is cancelled instead), the original cmdline.txt in the export, remove pinet\'s kernel hooks, ' +
+            'and remove the Pi from the inventory. Its directory in the export is kept unless --purge. Locks each Pi like enroll.',
+        )
+        .argument('<host...>', 'the Pis to roll back'),
+    ),
+    [CONFIG['state-dir'], FLAGS.purge, FLAGS.dryRun, FLAGS.yes],
   )
     .addHelpText(
       'after',
@@ -207,7 +176,7 @@ export function registerCommands(program: Command): void {
     )
     .action(lazy(() => import('./rollback.js')));
 
-  sshOptions(
+  const doctor = sshOptions(
     subcommand(program, 'doctor')
       .summary('find every known reason a Pi will not netboot, and how to fix it')
       .description(
@@ -216,18 +185,11 @@ export function registerCommands(program: Command): void {
           'with --dhcp-probe a Pi-like PXE DISCOVER; with --log a dnsmasq log per Pi). With hosts (or --all): also check each ' +
           'Pi (BOOT_ORDER, pending update, fstab, NFS mount, files in sync, kernel hook, CM4/Pi 5). Exit 1 if a check fails.',
       )
-      .argument('[host...]', 'Pis to check over SSH')
-      .option('--all', 'also check every Pi in the inventory')
-      .option('--export-dir <dir>', 'the export as mounted here, also the TFTP root (default: config, else /mnt/netboot)')
-      .option('--state-dir <dir>', 'where pinet keeps its inventory')
-      .option('--dnsmasq-conf <file>', 'dnsmasq config file or directory to check; may be repeated (default: /etc/dnsmasq.conf and /etc/dnsmasq.d)', collect)
-      .option('--tftp-server <addr>', 'fetch boot files from this TFTP server (default: from the dnsmasq config)')
-      .option('--dhcp-probe <iface>', 'send a Pi-like PXE DISCOVER on this interface and report every answer (needs root)')
-      .option('--probe-mac <mac>', 'with --dhcp-probe: the Pi MAC to ask for (default: a random dc:a6:32:… address)')
-      .option('--log <file>', 'summarise a dnsmasq log (log-dhcp) per Pi; - for stdin')
-      .option('--nfs <server:/path>', 'how Pis mount the export, for Pis not in the inventory')
-      .option('--strict', 'exit 1 on warnings too'),
-  )
+      .argument('[host...]', 'Pis to check over SSH'),
+  );
+  options(doctor, [FLAGS.all, CONFIG['export-dir'], CONFIG['state-dir'], CONFIG.doctor['dnsmasq-conf'], CONFIG.doctor['tftp-server'], FLAGS.dhcpProbe, FLAGS.probeMac, FLAGS.log]);
+  option(doctor, CONFIG.nfs, 'how Pis mount the export, for Pis not in the inventory');
+  option(doctor, FLAGS.strict)
     .addHelpText(
       'after',
       examples([
@@ -240,10 +202,12 @@ export function registerCommands(program: Command): void {
     )
     .action(lazy(() => import('./doctor.js')));
 
-  subcommand(program, 'list')
-    .summary('list the enrolled Pis (from the inventory)')
-    .description('Print the inventory enroll keeps: each Pi\'s directory, serial, host, MAC, board, OS and BOOT_ORDER.')
-    .option('--state-dir <dir>', 'where pinet keeps its inventory (default: /var/lib/pinet as root, else ~/.local/state/pinet)')
+  option(
+    subcommand(program, 'list')
+      .summary('list the enrolled Pis (from the inventory)')
+      .description("Print the inventory enroll keeps: each Pi's directory, serial, host, MAC, board, OS and BOOT_ORDER."),
+    CONFIG['state-dir'],
+  )
     .addHelpText('after', examples([['pinet list', 'a table'], ['pinet list --json', 'for scripts']]))
     .action(lazy(() => import('./list.js')));
 }

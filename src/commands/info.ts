@@ -3,21 +3,20 @@
  * each Pi. Hosts run concurrently; one unreachable host is reported and does
  * not stop the others (exit 1 if any failed).
  */
-import type { Ctx } from './index.js';
-import { formatError } from '../errors.js';
-import { UsageError } from '../errors.js';
-import { concurrencyOf, connectOptions, resolveHosts, withHost, type SshFlags } from '../host/session.js';
+import type { Ctx } from './context.js';
+import { formatError, UsageError } from '../errors.js';
+import { concurrencyOf, connectOptions, resolveHosts } from '../settings/ssh.js';
 import { mapLimit } from '../util/concurrency.js';
 
-export async function run(args: string[], opts: SshFlags, ctx: Ctx): Promise<number> {
+export async function run(args: string[], ctx: Ctx): Promise<number> {
   const { out } = ctx;
-  const cfg = await ctx.config();
-  const hosts = await resolveHosts(args, opts, cfg);
+  const st = await ctx.settings();
+  const hosts = await resolveHosts(args, st);
   if (hosts.length === 0) throw new UsageError('no host given', 'name one or more Pis (pinet info pi-07), use --hosts-file, or list a fleet in pinet.yaml');
-  const conn = connectOptions(opts, cfg, (m) => out.warn(m));
-  const [{ gather }, { summarize, formatSummary }] = await Promise.all([import('../host/detect.js'), import('../host/summary.js')]);
+  const conn = connectOptions(st, (m) => out.warn(m));
+  const [{ gather }, { summarize, formatSummary }, { withHost }] = await Promise.all([import('../host/detect.js'), import('../host/summary.js'), import('../remote/index.js')]);
 
-  const results = await mapLimit(hosts, concurrencyOf(opts, cfg), async (host) => {
+  const results = await mapLimit(hosts, concurrencyOf(st), async (host) => {
     try {
       const d = await withHost(host, conn, (remote) => gather(remote, host));
       const s = summarize(d);

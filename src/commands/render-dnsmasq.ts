@@ -3,12 +3,11 @@
  * check with dnsmasq, or write the file (atomically, with a .bak and a diff).
  */
 import { resolve } from 'node:path';
-import type { Ctx } from './index.js';
-import { pick } from '../config.js';
+import type { Ctx } from './context.js';
 import { PinetError, UsageError } from '../errors.js';
+import { CONFIG, FLAGS } from '../settings/catalog.js';
 import {
   DEFAULT_TEMPLATE,
-  DEFAULT_TFTP_ROOT,
   MINIMAL_TEMPLATE,
   RPI_MENU_TEXT,
   loadTemplate,
@@ -16,33 +15,15 @@ import {
   templateView,
   validateDnsmasqSettings,
   type DnsmasqInput,
-} from '../server/dnsmasq.js';
+} from '../server/dnsmasq-render.js';
 import { readFileIfExists, writeIfChanged } from '../util/fs.js';
 
-export interface RenderDnsmasqOptions {
-  subnet?: string;
-  tftpRoot?: string;
-  interface?: string;
-  mode?: string;
-  range?: string;
-  allClients?: boolean;
-  minimal?: boolean;
-  menuText?: string;
-  template?: string;
-  output?: string;
-  dryRun?: boolean;
-  check?: boolean;
-  /** Only the MACs of enrolled Pis get the boot menu. */
-  enrolledOnly?: boolean;
-  stateDir?: string;
-}
-
-export async function run(_args: string[], opts: RenderDnsmasqOptions, ctx: Ctx): Promise<number> {
+export async function run(_args: string[], ctx: Ctx): Promise<number> {
   const { out } = ctx;
-  const cfg = await ctx.config();
-  const d = cfg.data.dnsmasq ?? {};
+  const st = await ctx.settings();
+  const D = CONFIG.dnsmasq;
 
-  let subnet = pick(opts.subnet, '--subnet', d.subnet, 'dnsmasq.subnet', cfg);
+  let subnet = st.get(D.subnet);
   if (!subnet) {
     const { detectSubnet } = await import('../server/subnet.js');
     const choice = await detectSubnet();
@@ -56,23 +37,23 @@ export async function run(_args: string[], opts: RenderDnsmasqOptions, ctx: Ctx)
     subnet = { value: choice.subnet.cidr, source: `the subnet detected on ${choice.subnet.interface}` };
     out.info(`Using subnet ${choice.subnet.cidr} of ${choice.subnet.interface} (the default route's interface); pass --subnet to choose another.`);
   }
-  const tftpRoot =
-    pick(opts.tftpRoot, '--tftp-root', d['tftp-root'], 'dnsmasq.tftp-root', cfg) ??
-    pick(undefined, '', cfg.data['export-dir'], 'export-dir', cfg, DEFAULT_TFTP_ROOT)!;
+  const tftpRoot = st.get(D['tftp-root']) ?? st.get(CONFIG['export-dir'])!;
+  const enrolledOnly = st.value(FLAGS.enrolledOnly)!;
+  const stateDirFlag = st.flags.stateDir as string | undefined;
 
   const input: DnsmasqInput = {
     subnet,
     tftpRoot,
-    interface: pick(opts.interface, '--interface', d.interface, 'dnsmasq.interface', cfg),
-    mode: pick(opts.mode, '--mode', d.mode, 'dnsmasq.mode', cfg),
-    range: pick(opts.range, '--range', d.range, 'dnsmasq.range', cfg),
-    menuText: pick(opts.menuText, '--menu-text', d['menu-text'], 'dnsmasq.menu-text', cfg),
-    allClients: opts.allClients ?? d['all-clients'],
-    minimal: opts.minimal,
+    interface: st.get(D.interface),
+    mode: st.get(D.mode),
+    range: st.get(D.range),
+    menuText: st.get(D['menu-text']),
+    allClients: st.value(D['all-clients']),
+    minimal: st.value(FLAGS.minimal),
   };
-  if (opts.enrolledOnly) {
-    const [{ StateStore }, { resolveStateDir }] = await Promise.all([import('../server/state.js'), import('./enroll.js')]);
-    const state = new StateStore(resolveStateDir(opts.stateDir, cfg));
+  if (enrolledOnly) {
+    const [{ StateStore }, { stateDirOf }] = await Promise.all([import('../server/state.js'), import('../settings/dirs.js')]);
+    const state = new StateStore(stateDirOf(st));
     const inv = await state.readInventory();
     const macs = Object.values(inv.pis).flatMap((p) => (p.mac ? [p.mac] : []));
     if (macs.length === 0) {
@@ -85,11 +66,12 @@ export async function run(_args: string[], opts: RenderDnsmasqOptions, ctx: Ctx)
     out.warn(`the menu text ${JSON.stringify(settings.menuText)} does not contain "${RPI_MENU_TEXT}"; the Pi bootloader ignores such offers`);
   }
 
-  const templatePath = opts.template ?? d.template;
+  const templateSetting = st.get(D.template);
+  const templatePath = templateSetting?.value;
   const template = templatePath
-    ? await loadTemplate(resolve(templatePath), opts.template ? '--template' : 'dnsmasq.template')
+    ? await loadTemplate(resolve(templatePath), templateSetting!.source.startsWith('--') ? '--template' : 'dnsmasq.template')
     : await loadTemplate(settings.minimal ? MINIMAL_TEMPLATE : DEFAULT_TEMPLATE, 'built-in template');
-  const outputPath = opts.output ?? d.output;
+  const outputPath = st.value(D.output);
   const output = outputPath !== undefined ? resolve(outputPath) : undefined;
   if (output !== undefined && /[\u0000-\u001f\u007f]/.test(output)) {
     throw new UsageError(`-o ${JSON.stringify(output)}: file names with control characters are refused`);
@@ -97,14 +79,14 @@ export async function run(_args: string[], opts: RenderDnsmasqOptions, ctx: Ctx)
   const view = templateView(settings, {
     ...(output !== undefined && { output }),
     ...(templatePath !== undefined && { template: resolve(templatePath) }),
-    ...(opts.enrolledOnly && opts.stateDir !== undefined && { stateDir: resolve(opts.stateDir) }),
+    ...(enrolledOnly && stateDirFlag !== undefined && { stateDir: resolve(stateDirFlag) }),
   });
   const text = renderTemplate(template, view, templatePath ?? 'built-in template');
 
   const doc: Record<string, unknown> = { config: text, regenerate: view.regenerate };
 
-  if (opts.check) {
-    const { checkWithDnsmasq } = await import('../server/dnsmasq-check.js');
+  if (st.value(FLAGS.check)) {
+    const { checkWithDnsmasq } = await import('../server/dnsmasq-test.js');
     const verdict = await checkWithDnsmasq(text, output ?? 'the rendered config');
     doc.check = { ok: verdict.ok, message: verdict.message };
     if (!verdict.ok) {
@@ -125,11 +107,11 @@ export async function run(_args: string[], opts: RenderDnsmasqOptions, ctx: Ctx)
   const before = await readFileIfExists(output);
   const { unifiedDiff, colorDiff } = await import('../util/diff.js');
   const diff = before === text ? '' : await unifiedDiff(output, before, text);
-  doc.output = { path: output, changed: before !== text, created: before === null, dryRun: opts.dryRun ?? false, diff };
+  doc.output = { path: output, changed: before !== text, created: before === null, dryRun: st.value(FLAGS.renderDryRun) ?? false, diff };
 
   if (before === text) {
     out.info(`${output} is up to date; nothing to do.`);
-  } else if (opts.dryRun) {
+  } else if (st.value(FLAGS.renderDryRun)) {
     out.print(colorDiff(diff, out.c).replace(/\n$/, ''));
     out.info(`dry run: ${output} would be ${before === null ? 'created' : 'changed'}; nothing was written.`);
   } else {

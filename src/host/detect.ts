@@ -1,15 +1,18 @@
 /**
- * Detect: connect to a Pi, gather everything in one round trip, interpret it.
+ * Detect: read everything about a Pi in one round trip, and interpret it.
  *
- * `detect` is what `pinet info`, enroll and doctor start with: one SSH
- * connection, one remote script (GATHER_SCRIPT), then the pure parsers of
+ * `gather` is what `pinet info`, enroll and doctor start with: one SSH
+ * connection, one remote script (scripts/remote/gather.sh), then the pure parsers of
  * src/pi. The result keeps the raw sections too, so later steps (the boot
  * file listing, the pending bootloader config, installed hooks) need no
  * further round trip.
  */
 import type { RemoteHost } from '../remote/index.js';
+import { lastLine } from '../remote/errors.js';
+import { runScript } from '../remote/script.js';
 import { interpretPi, type PiFacts, type RawPi } from '../pi/facts.js';
-import { GATHER_SCRIPT, newBoundary, parseFindListing, splitSections, type BootEntry } from './gather.js';
+import { parseFindListing, type BootEntry } from './gather.js';
+import { HOOK_PATHS, PI_BACKUP_DIR } from './pi-layout.js';
 
 export interface NetInterface {
   name: string;
@@ -101,7 +104,7 @@ export function interpretSections(dest: string, label: string, s: Map<string, st
   const eeprom: EepromRead = { tool };
   if (tool && eepromRun) {
     if (eepromRun.rc === 0) eeprom.config = eepromRun.out;
-    else eeprom.error = eepromRun.out.trim().split('\n').pop() || `exit status ${eepromRun.rc}`;
+    else eeprom.error = lastLine(eepromRun.out) || `exit status ${eepromRun.rc}`;
   } else if (!tool) {
     eeprom.error = 'rpi-eeprom-config is not installed';
   }
@@ -156,11 +159,10 @@ export function interpretSections(dest: string, label: string, s: Map<string, st
 
 /** One round trip on an open connection. */
 export async function gather(remote: RemoteHost, dest: string): Promise<Detected> {
-  const boundary = newBoundary();
-  const r = await remote.execScript(GATHER_SCRIPT, [boundary], { step: 'reading the Pi (cpuinfo, fstab, bootloader config, boot files)', timeoutMs: 60_000 });
-  const sections = splitSections(String(r.stdout), boundary);
-  if (!sections.has('end')) {
-    throw new Error(`${remote.label}: the detect script stopped early (exit ${r.code}): ${r.stderr.trim().split('\n').pop() ?? ''}`);
-  }
+  const r = await runScript(remote, 'gather', [PI_BACKUP_DIR, ...HOOK_PATHS], {
+    step: 'reading the Pi (cpuinfo, fstab, bootloader config, boot files)',
+    timeoutMs: 60_000,
+  });
+  const sections = new Map([...r.sections].map(([k, v]) => [k, v.toString('utf8')]));
   return interpretSections(dest, remote.label, sections);
 }

@@ -2,7 +2,7 @@
  * A detected Pi as people and machines read it: `pinet info`'s table rows
  * and its JSON. Unknown facts are shown as "unknown (reason)", never hidden.
  */
-import { formatBootOrder } from '../pi/bootorder.js';
+import { formatBootOrder } from '../pi/boot-order.js';
 import { formatMemory } from '../pi/revision.js';
 import type { Detected } from './detect.js';
 

@@ -8,6 +8,7 @@
  * order; several instances of one code are joined (RFC 3396), and the `file`
  * and `sname` fields are read as options when option 52 says so.
  */
+import { checkMac } from '../pi/ids.js';
 import { UsageError } from '../errors.js';
 import { formatIPv4, parseIPv4 } from '../util/ipv4.js';
 
@@ -96,11 +97,9 @@ export interface DhcpDecodeResult {
 
 /** `aa:bb:cc:dd:ee:ff` (or with `-`) → 6 bytes. */
 export function parseMac(text: string): Buffer {
-  const norm = text.toLowerCase().replace(/-/g, ':');
-  if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(norm)) {
-    throw new UsageError(`${JSON.stringify(text)} is not a MAC address`, 'write it like dc:a6:32:01:02:03');
-  }
-  return Buffer.from(norm.split(':').map((h) => parseInt(h, 16)));
+  const mac = checkMac(text);
+  if (!mac.ok) throw new UsageError(mac.error, mac.hint);
+  return Buffer.from(mac.value.split(':').map((h) => parseInt(h, 16)));
 }
 
 export function formatMac(bytes: Buffer): string {

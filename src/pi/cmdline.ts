@@ -193,22 +193,60 @@ const NFS_PATH = /^\/[A-Za-z0-9._~+@=\/-]*$/;
 
 export type WordsEdit = { ok: true; words: string[] } | { ok: false; error: string; hint?: string };
 
+/** Why an NFS root server or path cannot go into nfsroot= (undefined: it can). */
+function nfsRootProblem(server: string, path: string): { error: string; hint?: string } | undefined {
+  if (!isIPv4(server)) {
+    return {
+      error: `NFS root server ${showValue(server)} is not an IPv4 address`,
+      hint: "the initramfs mounts the root with klibc's nfsmount, which cannot resolve host names: give the server's IP address",
+    };
+  }
+  if (path.length > 1024 || !NFS_PATH.test(path) || path.split('/').some((s) => s === '..')) {
+    return { error: `NFS root path ${showValue(path)} is not a plain absolute path (no spaces, commas, colons or shell characters)` };
+  }
+  return undefined;
+}
+
+export interface NfsRootSpec {
+  server: string;
+  /** May hold `{serial}`: each Pi's directory name. */
+  path: string;
+}
+
+/** `--nfs-root <ipv4>:/path` (`{serial}` in the path stands for each Pi's directory name). */
+export function parseNfsRootSpec(spec: string): { ok: true; value: NfsRootSpec } | { ok: false; error: string; hint?: string } {
+  const m = /^([^:]+):(\/.*)$/.exec(spec);
+  if (!m) return { ok: false, error: 'expected <server-ip>:/path', hint: 'e.g. 10.86.5.2:/srv/nfsroot/{serial}' };
+  const problem = nfsRootProblem(m[1]!, m[2]!.split('{serial}').join('x'));
+  return problem ? { ok: false, ...problem } : { ok: true, value: { server: m[1]!, path: m[2]! } };
+}
+
+export interface RbdSpec {
+  mons: string[];
+  user: string;
+  pool: string;
+  /** May hold `{serial}`. */
+  image: string;
+}
+
+/** `--rbd <mons>:<user>:<pool>:<image>` (mons comma-separated; the key comes from a file). */
+export function parseRbdSpec(spec: string): { ok: true; value: RbdSpec } | { ok: false; error: string; hint?: string } {
+  const parts = spec.split(':');
+  if (parts.length !== 4 || parts.some((p) => p === '')) return { ok: false, error: 'expected <mons>:<user>:<pool>:<image> (mons comma-separated)' };
+  const [mons, user, pool, image] = parts as [string, string, string, string];
+  const value: RbdSpec = { mons: mons.split(','), user, pool, image };
+  const problem = rbdProblem({ ...value, image: image.split('{serial}').join('x') });
+  return problem ? { ok: false, error: problem } : { ok: true, value };
+}
+
 /**
  * Make the root file system NFS: `root=/dev/nfs nfsroot=<server>:<path>,vers=3 ip=dhcp rw`
  * replaces root=, rootfstype=, nfsroot=, ip=, boot=, rbdroot=, ro and rw;
  * every other word keeps its place. Never emits vers=4.x or proto=.
  */
 export function setNfsRoot(words: readonly string[], server: string, path: string): WordsEdit {
-  if (!isIPv4(server)) {
-    return {
-      ok: false,
-      error: `NFS root server ${showValue(server)} is not an IPv4 address`,
-      hint: "the initramfs mounts the root with klibc's nfsmount, which cannot resolve host names: give the server's IP address",
-    };
-  }
-  if (path.length > 1024 || !NFS_PATH.test(path) || path.split('/').some((s) => s === '..')) {
-    return { ok: false, error: `NFS root path ${showValue(path)} is not a plain absolute path (no spaces, commas, colons or shell characters)` };
-  }
+  const problem = nfsRootProblem(server, path);
+  if (problem) return { ok: false, ...problem };
   const owned = new Set(['root', 'rootfstype', 'nfsroot', 'ip', 'boot', 'rbdroot', 'ro', 'rw']);
   const ours = ['root=/dev/nfs', `nfsroot=${server}:${path},vers=3`, 'ip=dhcp', 'rw'];
   return { ok: true, words: replaceOwned(words, owned, ours, new Set(['root', 'nfsroot', 'boot', 'rbdroot'])) };
@@ -223,30 +261,39 @@ export interface RbdTarget {
   image: string;
 }
 
-/**
- * Make the root file system a Ceph RBD image: `boot=rbd rbdroot=<mons>:<user>:<key>:<pool>:<image>`
- * replaces root=, rootfstype=, nfsroot=, boot= and rbdroot=; everything else stays.
- * The key ends up in cmdline.txt, which TFTP serves to anyone: callers must warn.
- */
-export function setRbdRoot(words: readonly string[], target: RbdTarget): WordsEdit {
+/** Why RBD root fields cannot go into rbdroot= (undefined: they can); the key is checked when given. */
+function rbdProblem(target: Omit<RbdTarget, 'key'> & { key?: string }): string | undefined {
   const mons = typeof target.mons === 'string' ? target.mons.split(',').filter(Boolean) : [...target.mons];
-  if (mons.length === 0) return { ok: false, error: 'RBD root needs at least one Ceph monitor address' };
-  if (mons.length > 16) return { ok: false, error: `RBD root: ${mons.length} monitor addresses are more than a command line should carry (at most 16)` };
+  if (mons.length === 0) return 'RBD root needs at least one Ceph monitor address';
+  if (mons.length > 16) return `RBD root: ${mons.length} monitor addresses are more than a command line should carry (at most 16)`;
   for (const m of mons) {
     if (m.length > 253 || (!isIPv4(m) && !/^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(m))) {
-      return { ok: false, error: `Ceph monitor ${showValue(m)} is not an IPv4 address or host name (ports cannot be given: the rbdroot fields are colon-separated)` };
+      return `Ceph monitor ${showValue(m)} is not an IPv4 address or host name (ports cannot be given: the rbdroot fields are colon-separated)`;
     }
   }
-  const fields: [string, string, RegExp][] = [
+  const fields: [string, string | undefined, RegExp][] = [
     ['Ceph user', target.user, /^[A-Za-z0-9._-]+$/],
     ['Ceph key', target.key, /^[A-Za-z0-9+\/]+=*$/],
     ['RBD pool', target.pool, /^[A-Za-z0-9._-]+$/],
     ['RBD image', target.image, /^[A-Za-z0-9._-]+(@[A-Za-z0-9._-]+)?$/],
   ];
   for (const [what, value, re] of fields) {
-    if (value.length > 256) return { ok: false, error: `${what} is ${value.length} characters long (at most 256)` };
-    if (!re.test(value)) return { ok: false, error: `${what} ${showValue(value)} has characters rbdroot cannot carry (allowed: letters, digits, . _ -${what === 'Ceph key' ? ', base64' : ''})` };
+    if (value === undefined) continue;
+    if (value.length > 256) return `${what} is ${value.length} characters long (at most 256)`;
+    if (!re.test(value)) return `${what} ${showValue(value)} has characters rbdroot cannot carry (allowed: letters, digits, . _ -${what === 'Ceph key' ? ', base64' : ''})`;
   }
+  return undefined;
+}
+
+/**
+ * Make the root file system a Ceph RBD image: `boot=rbd rbdroot=<mons>:<user>:<key>:<pool>:<image>`
+ * replaces root=, rootfstype=, nfsroot=, boot= and rbdroot=; everything else stays.
+ * The key ends up in cmdline.txt, which TFTP serves to anyone: callers must warn.
+ */
+export function setRbdRoot(words: readonly string[], target: RbdTarget): WordsEdit {
+  const problem = rbdProblem(target);
+  if (problem) return { ok: false, error: problem };
+  const mons = typeof target.mons === 'string' ? target.mons.split(',').filter(Boolean) : [...target.mons];
   const rbd = `rbdroot=${mons.join(',')}:${target.user}:${target.key}:${target.pool}:${target.image}`;
   const owned = new Set(['root', 'rootfstype', 'nfsroot', 'boot', 'rbdroot']);
   return { ok: true, words: replaceOwned(words, owned, ['boot=rbd', rbd], owned) };

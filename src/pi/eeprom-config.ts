@@ -22,6 +22,7 @@
  * (0 serial, 1 TFTP_PREFIX_STR, 2 MAC as `dc-a6-32-01-36-c2`).
  */
 
+import { classifyTftpDirName, macToTftpDir } from './ids.js';
 import { dominantEol, emptyRecord, joinLines, showValue, splitLines, type Line } from './text.js';
 
 /** rpi-eeprom-config refuses configs larger than this (4 KiB sector minus the file header). */
@@ -195,14 +196,6 @@ function insertionPoint(lines: readonly EepromLine[]): number | undefined {
 }
 
 /** `dc:a6:32:01:36:c2`, `DC-A6-32-01-36-C2`, `dca632013 6c2` → `dc-a6-32-01-36-c2`; undefined when not a MAC. */
-export function macToTftpDir(mac: string): string | undefined {
-  const t = mac.trim().toLowerCase();
-  let hex: string;
-  if (/^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$/.test(t)) hex = t.replace(/[:-]/g, '');
-  else if (/^[0-9a-f]{12}$/.test(t)) hex = t;
-  else return undefined;
-  return hex.match(/../g)!.join('-');
-}
 
 export interface TftpDirInput {
   config: EepromConfig;
@@ -272,8 +265,5 @@ export function tftpDirectory(input: TftpDirInput): TftpDirResult {
  * serial (`bf9fed6f`, TFTP_PREFIX=0), a MAC (`dc-a6-32-01-36-c2`,
  * TFTP_PREFIX=2), or something else (only TFTP_PREFIX=1 can ask for it).
  */
-export function classifyTftpDirName(name: string): 'serial' | 'mac' | 'other' {
-  if (/^[0-9a-f]{8}$/.test(name)) return 'serial';
-  if (/^([0-9a-f]{2}-){5}[0-9a-f]{2}$/.test(name)) return 'mac';
-  return 'other';
-}
+
+export { classifyTftpDirName, macToTftpDir };

@@ -8,7 +8,7 @@
  */
 
 import { bootFiles, type BootFilesResult } from './boot-files.js';
-import { currentBootOrder, type CurrentBootOrder } from './boot-order-config.js';
+import { currentBootOrder, type CurrentBootOrder } from './boot-order-edit.js';
 import { describeCmdline, parseCmdline, rootMethod, type CmdlineInfo, type RootMethod } from './cmdline.js';
 import { detectSerial, parseCpuinfo, parseOtpDump, type SerialSource } from './cpuinfo.js';
 import { parseEepromConfig, tftpDirectory, unconditionalSettings, type TftpDirResult } from './eeprom-config.js';

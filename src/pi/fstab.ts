@@ -10,6 +10,7 @@
  * own line and a rollback can restore the original exactly.
  */
 
+import { checkTftpDirName } from './ids.js';
 import { finding, type Finding } from './finding.js';
 import { dominantEol, escapeOctal, joinLines, showValue, splitFields, splitLines, unescapeOctal, type Line } from './text.js';
 
@@ -122,14 +123,12 @@ export function parseNfsSource(spec: string): { ok: true; value: NfsSource } | {
 
 /** A TFTP directory name as used under the export: `bf9fed6f`, `dc-a6-32-01-36-c2`, `racks/r1`. */
 export function validateExportDir(dir: string): string | undefined {
-  if (dir.length > 255) return `directory name is ${dir.length} characters long (at most 255)`;
-  if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(dir) || dir.split('/').some((s) => s === '.' || s === '..')) {
-    return `directory name ${showValue(dir)} is not a plain relative path (letters, digits, '.', '_', '-', '/')`;
-  }
-  return undefined;
+  const r = checkTftpDirName(dir);
+  return r.ok ? undefined : r.error;
 }
 
-function validateOptions(options: string): string | undefined {
+/** Options for an fstab NFS line: a comma-separated list of plain options. */
+export function validateMountOptions(options: string): string | undefined {
   if (options.length > 1024) return `mount options are ${options.length} characters long (at most 1024)`;
   if (!/^[A-Za-z0-9_.=:+\/@-]+(,[A-Za-z0-9_.=:+\/@-]+)*$/.test(options)) {
     return `mount options ${showValue(options)} are not a comma-separated list of plain options (no spaces, quotes or shell characters)`;
@@ -181,7 +180,7 @@ export function setBootNfs(text: string, target: BootNfsTarget): FstabEdit {
   const dirError = validateExportDir(target.dir);
   if (dirError) return { ok: false, error: dirError };
   const options = target.options ?? DEFAULT_NFS_OPTIONS;
-  const optError = validateOptions(options);
+  const optError = validateMountOptions(options);
   if (optError) return { ok: false, error: optError };
   if (target.mountpoint !== undefined && !/^\/[A-Za-z0-9._\/-]*$/.test(target.mountpoint)) {
     return { ok: false, error: `mount point ${showValue(target.mountpoint)} is not a plain absolute path` };

@@ -15,7 +15,7 @@
  * "permission denied for pi (tried: agent (2 keys), ~/.ssh/id_ed25519)".
  */
 import type { AnyAuthMethod, AuthenticationType, BaseAgent, ParsedKey } from 'ssh2';
-import { askSecret, canPrompt, PromptCancelled } from '../ui/prompt.js';
+import { NO_PROMPTS, type SecretPrompter } from './prompter.js';
 import { type Identity, KeyUnavailable, loadIdentities, privateKeyOf } from './identities.js';
 import type { ResolvedHost } from './ssh-config.js';
 import type { Ssh2Module } from './ssh2-lib.js';
@@ -41,6 +41,8 @@ export interface AuthPlan {
 
 export interface AuthOptions {
   askPass?: boolean;
+  /** Asks for passwords and passphrases (none: nothing is asked). */
+  prompter?: SecretPrompter;
   home: string;
 }
 
@@ -104,10 +106,11 @@ export async function planAuth(host: ResolvedHost, ssh2: Ssh2Module, opts: AuthO
   let kbdTries = 0;
   let serverMethods: AuthenticationType[] | null = null;
   let pubkeyDone = false;
-  const interactive = (): boolean => opts.askPass === true && !host.batchMode && canPrompt();
+  const prompter: SecretPrompter = opts.prompter ?? NO_PROMPTS;
+  const interactive = (): boolean => opts.askPass === true && !host.batchMode && prompter.available();
 
   const signWithFile = async (k: AuthKey, data: Buffer, hash: string | undefined): Promise<Buffer> => {
-    const key = await privateKeyOf(k.identity as Identity, ssh2, { batchMode: host.batchMode });
+    const key = await privateKeyOf(k.identity as Identity, ssh2, { batchMode: host.batchMode, prompter });
     return key.sign(data, hash);
   };
 
@@ -130,7 +133,7 @@ export async function planAuth(host: ResolvedHost, ssh2: Ssh2Module, opts: AuthO
       while (lateKeys.length > 0 && allows('publickey')) {
         const k = lateKeys.shift() as AuthKey;
         try {
-          const key = await privateKeyOf(k.identity as Identity, ssh2, { batchMode: host.batchMode });
+          const key = await privateKeyOf(k.identity as Identity, ssh2, { batchMode: host.batchMode, prompter });
           tried.push(k.label);
           return { type: 'publickey', username: host.user, key };
         } catch (err) {
@@ -139,14 +142,12 @@ export async function planAuth(host: ResolvedHost, ssh2: Ssh2Module, opts: AuthO
         }
       }
       if (host.passwordAuthentication && allows('password') && passwordTries < 3 && interactive()) {
-        try {
-          const password = await askSecret(`${host.user}@${host.hostname}'s password:`);
+        const password = await prompter.ask(`${host.user}@${host.hostname}'s password:`);
+        if (password !== undefined) {
           passwordTries++;
           return { type: 'password', username: host.user, password };
-        } catch (err) {
-          if (!(err instanceof PromptCancelled)) throw err;
-          passwordTries = 3;
         }
+        passwordTries = 3;
       }
       if (host.kbdInteractiveAuthentication && allows('keyboard-interactive') && kbdTries < 3 && interactive() && !allows('password')) {
         kbdTries++;
@@ -157,11 +158,7 @@ export async function planAuth(host: ResolvedHost, ssh2: Ssh2Module, opts: AuthO
             void (async () => {
               const answers: string[] = [];
               for (const p of prompts) {
-                try {
-                  answers.push(await askSecret(p.prompt.trim()));
-                } catch {
-                  answers.push('');
-                }
+                answers.push((await prompter.ask(p.prompt.trim()).catch(() => undefined)) ?? '');
               }
               finish(answers);
             })();

@@ -18,7 +18,6 @@ import { lookup } from 'node:dns/promises';
 import { isIP, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Client, ConnectConfig } from 'ssh2';
-import { promptsPending } from '../ui/prompt.js';
 import { planAuth } from './auth.js';
 import { localContext, resolveHostFromFiles } from './config-files.js';
 import type { Destination } from './destination.js';
@@ -26,6 +25,7 @@ import { RemoteError } from './errors.js';
 import type { LocalContext } from './expand.js';
 import { decideHostKey, readKnownHostsFiles, recordHostKey } from './host-keys.js';
 import { orderHostKeyAlgorithms } from './known-hosts.js';
+import { NO_PROMPTS, type SecretPrompter } from './prompter.js';
 import { RemoteHost } from './remote-host.js';
 import { hostLabel, knownHostsName, type HostOverrides, type ResolvedHost } from './ssh-config.js';
 import { loadSsh2 } from './ssh2-lib.js';
@@ -43,8 +43,10 @@ export interface ConnectOptions {
   defaultConnectTimeoutMs?: number;
   /** When the config sets no ServerAliveInterval. Default 15000 (OpenSSH: off). */
   defaultKeepaliveMs?: number;
-  /** Where warnings go (default: stderr). */
+  /** Where warnings go (each is given once; default: nowhere). */
   warn?: (message: string) => void;
+  /** Asks for passphrases and passwords (default: nothing is asked). */
+  prompter?: SecretPrompter;
   /** Local facts (home, user …); tests pass their own. */
   local?: LocalContext;
   /** A host already resolved with resolveHost (skips reading the config). */
@@ -56,9 +58,6 @@ const DEFAULT_KEEPALIVE_MS = 15_000;
 const MAX_HOPS = 8;
 
 const warnedOnce = new Set<string>();
-function defaultWarn(message: string): void {
-  process.stderr.write(`warning: ${message}\n`);
-}
 
 /** Connects to `destination` (see the module comment). */
 export async function connect(destination: string, options: ConnectOptions = {}): Promise<RemoteHost> {
@@ -157,7 +156,7 @@ async function connectResolved(host: ResolvedHost, options: ConnectOptions & { l
   const warn = (m: string): void => {
     if (warnedOnce.has(m)) return;
     warnedOnce.add(m);
-    (options.warn ?? defaultWarn)(m);
+    options.warn?.(m);
   };
   for (const note of host.notes) warn(note);
   if (host.proxyCommand !== undefined && host.proxyJump.length === 0) {
@@ -171,7 +170,7 @@ async function connectResolved(host: ResolvedHost, options: ConnectOptions & { l
 
   const [known, auth] = await Promise.all([
     readKnownHostsFiles([...host.userKnownHostsFiles, ...host.globalKnownHostsFiles]),
-    planAuth(host, ssh2, { askPass: options.askPass, home: options.local.home }),
+    planAuth(host, ssh2, { askPass: options.askPass, home: options.local.home, ...(options.prompter ? { prompter: options.prompter } : {}) }),
   ]);
   for (const note of auth.notes) warn(note);
 
@@ -240,7 +239,7 @@ async function connectResolved(host: ResolvedHost, options: ConnectOptions & { l
       lastActivity = Date.now();
       const limit = Math.max(timeoutMs, 30_000);
       authTimer = setInterval(() => {
-        if (promptsPending() > 0) lastActivity = Date.now();
+        if ((options.prompter ?? NO_PROMPTS).pending() > 0) lastActivity = Date.now();
         else if (Date.now() - lastActivity > limit) {
           fail(new RemoteError('timeout', label, 'authenticating', `the server did not answer during authentication for ${seconds(limit)}`));
         }
@@ -354,3 +353,13 @@ const HOST_KEY_ALGORITHMS = [
   'rsa-sha2-256',
   'ssh-rsa',
 ];
+
+/** Connects, runs `fn`, and always closes the connection. */
+export async function withHost<T>(destination: string, options: ConnectOptions, fn: (remote: RemoteHost) => Promise<T>): Promise<T> {
+  const remote = await connect(destination, options);
+  try {
+    return await fn(remote);
+  } finally {
+    await remote.close().catch(() => undefined);
+  }
+}

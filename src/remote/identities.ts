@@ -12,7 +12,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { ParsedKey } from 'ssh2';
-import { askSecret, canPrompt, PromptCancelled } from '../ui/prompt.js';
+import { NO_PROMPTS, type SecretPrompter } from './prompter.js';
 import type { IdentityFileSetting } from './ssh-config.js';
 import type { Ssh2Module } from './ssh2-lib.js';
 
@@ -130,23 +130,19 @@ export class KeyUnavailable extends Error {}
  * (three tries, like ssh). Without a terminal, or with BatchMode, it throws
  * KeyUnavailable with the advice to use ssh-agent.
  */
-export async function privateKeyOf(identity: Identity, ssh2: Ssh2Module, opts: { batchMode: boolean }): Promise<ParsedKey> {
+export async function privateKeyOf(identity: Identity, ssh2: Ssh2Module, opts: { batchMode: boolean; prompter?: SecretPrompter }): Promise<ParsedKey> {
+  const prompter = opts.prompter ?? NO_PROMPTS;
   if (identity.key) return identity.key;
   const cached = decrypted.get(identity.path);
   if (cached) return cached;
-  if (opts.batchMode || !canPrompt()) {
+  if (opts.batchMode || !prompter.available()) {
     throw new KeyUnavailable(
       `key ${identity.display} is encrypted; add it to ssh-agent (ssh-add ${identity.display}) or run on a terminal`,
     );
   }
   for (let attempt = 0; attempt < 3; attempt++) {
-    let passphrase: string;
-    try {
-      passphrase = await askSecret(`Enter passphrase for key '${identity.display}':`);
-    } catch (err) {
-      if (err instanceof PromptCancelled) throw new KeyUnavailable(`passphrase for ${identity.display} not given`);
-      throw err;
-    }
+    const passphrase = await prompter.ask(`Enter passphrase for key '${identity.display}':`);
+    if (passphrase === undefined) throw new KeyUnavailable(`passphrase for ${identity.display} not given`);
     const parsed = first(ssh2.utils.parseKey(identity.data, passphrase));
     if (!(parsed instanceof Error)) {
       decrypted.set(identity.path, parsed);

@@ -9,7 +9,8 @@
  *
  * Importing this module does not load ssh2; `connect` does, on first use.
  */
-export { connect, type ConnectOptions } from './connect.js';
+export { connect, withHost, type ConnectOptions } from './connect.js';
+export { NO_PROMPTS, type SecretPrompter } from './prompter.js';
 export { RemoteHost, scriptArgv, type ExecOptions, type ExecResult, type StartedCommand } from './remote-host.js';
 export {
   resolveHost,

@@ -21,9 +21,10 @@ import { createHash } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
 import { chmod, link, lstat, lutimes, mkdir, open, symlink, unlink, utimes, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RemoteError } from './errors.js';
+import { lastLine, RemoteError } from './errors.js';
 import { showValue } from './destination.js';
 import type { RemoteHost } from './remote-host.js';
+import { runScript, ScriptError, startScript, type ScriptOutput } from './script.js';
 import { readTar, TarFormatError } from './tar.js';
 
 export interface TreeEntry {
@@ -69,35 +70,6 @@ export interface StreamTreeResult {
   entries: TreeEntry[];
 }
 
-/** Builds find's prune expression from the exclude patterns given as "$@". */
-const FIND_PRELUDE = `
-dir=$1; shift
-cd -- "$dir" || exit 3
-n=$#
-for p do
-  case $p in
-    */*) set -- "$@" -o -path "./$p" ;;
-    *) set -- "$@" -o -name "$p" ;;
-  esac
-done
-shift "$n"
-`;
-
-const LIST_SCRIPT = `${FIND_PRELUDE}
-find . \\( -name '' "$@" \\) -prune -o -printf '%y %s %m %T@\\0%p\\0%l\\0' || exit 4
-printf '\\0'
-find . \\( -name '' "$@" \\) -prune -o -type f -print0 | xargs -0 -r sha256sum -- || exit 5
-`;
-
-const TAR_ALL_SCRIPT = `${FIND_PRELUDE}
-find . \\( -name '' "$@" \\) -prune -o -print0 | tar --null --no-recursion -T - -cf -
-`;
-
-const TAR_LIST_SCRIPT = `
-cd -- "$1" || exit 3
-tar --null --no-recursion -T - -cf -
-`;
-
 function relPath(name: string): string {
   let p = name.replace(/^\.\//, '').replace(/\/+$/, '');
   if (p === '.') p = '';
@@ -115,17 +87,13 @@ export function parseSha256Line(line: string): { hash: string; name: string } | 
   return { hash: m[1] ?? '', name };
 }
 
-/** Parses the output of LIST_SCRIPT. */
-export function parseListing(out: Buffer): TreeEntry[] {
+/** Parses list-tree.sh's two sections: the find records and sha256sum's lines. */
+export function parseListing(out: Buffer, sums: string): TreeEntry[] {
   const entries = new Map<string, TreeEntry>();
   let off = 0;
-  for (;;) {
+  while (off < out.length) {
     const end = out.indexOf(0, off);
     if (end < 0) throw new Error('truncated listing');
-    if (end === off) {
-      off = end + 1;
-      break; // the empty record between the two sections
-    }
     const head = out.subarray(off, end).toString('latin1');
     const pEnd = out.indexOf(0, end + 1);
     const lEnd = pEnd < 0 ? -1 : out.indexOf(0, pEnd + 1);
@@ -141,8 +109,7 @@ export function parseListing(out: Buffer): TreeEntry[] {
     entries.set(path, entry);
     off = lEnd + 1;
   }
-  const rest = out.subarray(off).toString('utf8');
-  for (const line of rest.split('\n')) {
+  for (const line of sums.split('\n')) {
     if (line === '') continue;
     const h = parseSha256Line(line);
     if (!h) throw new Error(`unexpected checksum line ${JSON.stringify(line.slice(0, 100))}`);
@@ -169,18 +136,16 @@ export async function listTree(host: RemoteHost, remoteDir: string, opts: ListTr
   const step = opts.step ?? `listing ${remoteDir}`;
   checkDir(host, remoteDir, step);
   checkPatterns(opts.exclude ?? []);
-  const r = await host.execScript(LIST_SCRIPT, [remoteDir, ...(opts.exclude ?? [])], {
-    step,
-    sudo: opts.sudo ?? true,
-    encoding: 'buffer',
-    reject: false,
-  });
-  if (r.code !== 0) {
-    const why = r.code === 3 ? 'no such directory' : r.stderr.trim().split('\n').pop() || `status ${r.code}`;
-    throw new RemoteError('remote-file', host.label, step, `cannot list ${remoteDir}: ${why}`);
+  let r: ScriptOutput;
+  try {
+    r = await runScript(host, 'list-tree', [remoteDir, ...(opts.exclude ?? [])], { step, sudo: opts.sudo ?? true });
+  } catch (err) {
+    if (!(err instanceof ScriptError)) throw err;
+    const why = err.failedStep ? err.message.replace(/^.*? failed: /, '') : err.stderrLine || `status ${err.code}`;
+    throw new RemoteError('remote-file', host.label, step, `cannot list ${remoteDir}: ${why}`, { cause: err });
   }
   try {
-    return parseListing(r.stdout);
+    return parseListing(r.sections.get('listing') ?? Buffer.alloc(0), r.sections.get('sums')?.toString('utf8') ?? '');
   } catch (err) {
     throw new RemoteError('protocol', host.label, step, `${step}: ${(err as Error).message}`);
   }
@@ -231,12 +196,8 @@ export async function streamTree(
   listing.catch(() => undefined); // awaited below
 
   const started = only
-    ? await host.start(['sh', '-c', TAR_LIST_SCRIPT, 'sh', remoteDir], {
-        step,
-        sudo,
-        input: Buffer.from(only.map((p) => `./${p}\0`).join('')),
-      })
-    : await host.start(['sh', '-c', TAR_ALL_SCRIPT, 'sh', remoteDir, ...(opts.exclude ?? [])], { step, sudo });
+    ? await startScript(host, 'tar-tree', [remoteDir, 'list'], { step, sudo, input: Buffer.from(only.map((p) => `./${p}\0`).join('')) })
+    : await startScript(host, 'tar-tree', [remoteDir, 'all', ...(opts.exclude ?? [])], { step, sudo });
 
   const hashes = new Map<string, { size: number; sha256: string }>();
   const dirs: Array<{ path: string; mode: number; mtime: number }> = [];
@@ -340,7 +301,7 @@ export async function streamTree(
   }
   if (ended.code !== 0 && ended.code !== 1) {
     await listing.catch(() => undefined);
-    const why = ended.code === 3 ? 'no such directory' : ended.stderr.trim().split('\n').pop() || `tar exited with status ${ended.code}`;
+    const why = ended.code === 3 ? 'no such directory' : lastLine(ended.stderr) || `tar exited with status ${ended.code}`;
     throw new RemoteError('remote-file', host.label, step, `${step} failed: ${why}`);
   }
   if (extractError !== undefined) {

@@ -65,3 +65,21 @@ export function confirm(message: string): Promise<boolean> {
     }
   });
 }
+
+/**
+ * The terminal as the SSH layer's prompter (src/remote/prompter.ts): asks
+ * on stderr when a terminal is there, and answers undefined when the person
+ * cancels (Ctrl-C) or no terminal is there.
+ */
+export const terminalPrompter = {
+  available: canPrompt,
+  pending: promptsPending,
+  async ask(message: string): Promise<string | undefined> {
+    try {
+      return await askSecret(message);
+    } catch (err) {
+      if (err instanceof PromptCancelled) return undefined;
+      throw err;
+    }
+  },
+};

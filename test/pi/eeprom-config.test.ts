@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ensureNetwork, formatBootOrder, parseBootOrder, PI4_DEFAULT_BOOT_ORDER } from '../../src/pi/bootorder.js';
+import { ensureNetwork, formatBootOrder, parseBootOrder, PI4_DEFAULT_BOOT_ORDER } from '../../src/pi/boot-order.js';
 import {
   EEPROM_CONFIG_MAX_BYTES,
   getKey,

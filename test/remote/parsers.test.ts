@@ -1,14 +1,17 @@
 /**
- * The stream formats the remote scripts print and the tar reader, on real
- * tool output (GNU tar in each format) and on damaged input.
+ * What the remote scripts print, read back by pinet's parsers: the scripts
+ * in scripts/remote/ run here with the local sh (no SSH, no root), on real
+ * files; and the tar reader on real tool output (GNU tar in each format)
+ * and on damaged input.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseReadStream, parseStatLine } from '../../src/remote/files.js';
+import { readResults, parseStatLine } from '../../src/remote/files.js';
+import { parseFramed, scriptSource, type ScriptName } from '../../src/remote/script.js';
 import { opensshPublicKey } from '../../src/remote/identities.js';
 import { parseNumber, parsePax, readTar, TarFormatError, type TarEntry } from '../../src/remote/tar.js';
 import { parseListing, parseSha256Line } from '../../src/remote/tree.js';
@@ -94,20 +97,61 @@ describe('tar reader', () => {
 });
 
 describe('remote script output parsers', () => {
-  it('readFiles stream', () => {
-    const out = Buffer.concat([
-      Buffer.from('ok 3\nA\0B'),
-      Buffer.from('missing 0\n'),
-      Buffer.from('error    22\ncat: x: Is a directory'),
-      Buffer.from('ok 0\n'),
-    ]);
-    const m = parseReadStream(out, ['/a', '/b', '/c', '/d']);
-    expect(m.get('/a')).toEqual({ status: 'ok', content: Buffer.from('A\0B') });
-    expect(m.get('/b')).toEqual({ status: 'missing' });
-    expect(m.get('/c')).toEqual({ status: 'error', message: 'cat: x: Is a directory' });
-    expect(m.get('/d')).toEqual({ status: 'ok', content: Buffer.alloc(0) });
-    expect(() => parseReadStream(Buffer.from('ok 10\nshort'), ['/a'])).toThrow(/truncated/);
-    expect(() => parseReadStream(Buffer.from('hello\n'), ['/a'])).toThrow(/unexpected/);
+  /** Runs a framed script from scripts/remote/ with the local sh, as runScript would remotely. */
+  const runLocal = (name: ScriptName, args: string[], input?: Buffer) => {
+    const marker = '@@pinet-test-0123456789@@';
+    const r = spawnSync('sh', ['-c', scriptSource(name).text, 'sh', marker, ...args], { input: input ?? Buffer.alloc(0), maxBuffer: 1 << 24 });
+    return parseFramed(r.stdout, marker);
+  };
+
+  it('read-files.sh: exact bytes, missing and unreadable files, /proc files', () => {
+    const f = join(dir, 'nul\nname');
+    writeFileSync(f, 'A\0B\n\n');
+    writeFileSync(join(dir, 'empty'), '');
+    const fake = Buffer.from('line\n@@pinet-other@@ section ok\n');
+    writeFileSync(join(dir, 'fake'), fake);
+    const paths = [f, join(dir, 'absent'), dir, join(dir, 'empty'), '/proc/self/status', join(dir, 'fake')];
+    const out = runLocal('read-files', paths);
+    expect(out.ended).toBe(true);
+    const m = readResults(out, paths);
+    expect(m.get(f)).toEqual({ status: 'ok', content: Buffer.from('A\0B\n\n') });
+    expect(m.get(join(dir, 'absent'))).toEqual({ status: 'missing' });
+    expect(m.get(dir)).toMatchObject({ status: 'error', message: expect.stringMatching(/Is a directory/) });
+    expect(m.get(join(dir, 'empty'))).toEqual({ status: 'ok', content: Buffer.alloc(0) });
+    expect((m.get('/proc/self/status') as { content: Buffer }).content.toString()).toMatch(/^Name:/);
+    expect(m.get(join(dir, 'fake'))).toEqual({ status: 'ok', content: fake });
+    expect(() => readResults(parseFramed(Buffer.from('\n@@m@@ section ok\nx'), '@@m@@'), ['/a', '/b'])).toThrow(/expected 2 files/);
+  });
+
+  it('framing: a record needs the exact marker at a line start; bodies keep every byte', () => {
+    const out = parseFramed(Buffer.from('junk\n@@m@@ section a b\nbody\n\n@@m@@ done fstab\n@@m@@ fail hooks cannot write /x y\n@@m@@x end\n@@m@@ end\n'), '@@m@@');
+    expect(out.sections.get('a b')?.toString()).toBe('body\n');
+    expect(out.done).toEqual(['fstab']);
+    expect(out.failure).toEqual({ step: 'hooks', message: 'cannot write /x y' });
+    expect(out.ended).toBe(true);
+    expect(parseFramed(Buffer.from('@@m@@ end\n'), '@@m@@').ended).toBe(false); // not at a line start
+  });
+
+  it('stat.sh: one line per path, in order', () => {
+    writeFileSync(join(dir, 'st'), 'hello');
+    const out = runLocal('stat', ['', join(dir, 'st'), join(dir, 'nope')]);
+    const lines = out.sections.get('stat')!.toString().split('\n');
+    expect(parseStatLine(lines[0]!.replace(/^ok /, ''))).toMatchObject({ type: 'file', size: 5 });
+    expect(lines[1]).toBe('missing');
+  });
+
+  it('write-file.sh: replaces atomically with the bytes sent; refuses incomplete content, leaving the old file', () => {
+    const target = join(dir, 'w');
+    writeFileSync(target, 'old');
+    const data = Buffer.from('new content\n');
+    const sum = execFileSync('sha256sum', { input: data }).toString().split(' ')[0]!;
+    const ok = runLocal('write-file', [target, String(data.length), sum, '', '1'], data);
+    expect(ok.sections.get('existed')?.toString().trim()).toBe('1');
+    expect(execFileSync('cat', [target]).toString()).toBe('new content\n');
+    const short = runLocal('write-file', [target, String(data.length + 1), sum, '', '1'], data);
+    expect(short.failure?.message).toMatch(/did not arrive complete/);
+    expect(execFileSync('cat', [target]).toString()).toBe('new content\n');
+    expect(execFileSync('ls', ['-a', dir]).toString()).not.toMatch(/\.w\.pinet-/);
   });
 
   it('stat lines', () => {
@@ -125,18 +169,15 @@ describe('remote script output parsers', () => {
     expect(parseSha256Line('nonsense')).toBeUndefined();
   });
 
-  it('tree listing with find -printf records and checksums, from the real tools', () => {
+  it('list-tree.sh: find records and checksums, names with newlines, exclusions', () => {
     const t = join(dir, 'tree');
     mkdirSync(join(t, 'd'), { recursive: true });
     writeFileSync(join(t, 'new\nline'), 'x');
     writeFileSync(join(t, 'd', 'f'), 'hello');
+    writeFileSync(join(t, 'pieeprom.upd'), 'staged');
     symlinkSync('d/f', join(t, 'l'));
-    const out = execFileSync(
-      'sh',
-      ['-c', `cd "$1" && find . -printf '%y %s %m %T@\\0%p\\0%l\\0' && printf '\\0' && find . -type f -print0 | xargs -0 -r sha256sum --`, 'sh', t],
-      { maxBuffer: 1 << 20 },
-    );
-    const list = parseListing(out);
+    const out = runLocal('list-tree', [t, 'pieeprom.upd']);
+    const list = parseListing(out.sections.get('listing')!, out.sections.get('sums')!.toString());
     expect(list.map((e) => [e.path, e.type])).toEqual([
       ['', 'directory'],
       ['d', 'directory'],
@@ -145,8 +186,10 @@ describe('remote script output parsers', () => {
       ['new\nline', 'file'],
     ]);
     expect(list.find((e) => e.path === 'd/f')).toMatchObject({ size: 5, sha256: '2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824' });
+    expect(list.find((e) => e.path === 'new\nline')?.sha256).toBe('2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881');
     expect(list.find((e) => e.path === 'l')?.linkTarget).toBe('d/f');
-    expect(() => parseListing(Buffer.from('x'))).toThrow();
+    expect(() => parseListing(Buffer.from('x'), '')).toThrow();
+    expect(runLocal('list-tree', [join(dir, 'no-such-dir')]).failure).toEqual({ step: 'list', message: 'no such directory' });
   });
 
   it('reads the public key from an encrypted OpenSSH key file, like ssh-keygen -y would need the passphrase for', () => {

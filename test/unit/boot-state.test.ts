@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fstabChangedSinceBoot, parseBootState, parseMedium } from '../../src/doctor/boot-state.js';
+import { fstabChangedSinceBoot, parseBootState, parseMedium } from '../../src/jobs/doctor/boot-state.js';
 
 describe('parseBootState', () => {
   it('reads the boot time, the fstab time, the boot mounts and the attached disks', () => {

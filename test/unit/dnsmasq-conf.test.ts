@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { find, parseDnsmasqLine, readDnsmasqConfig } from '../../src/server/dnsmasq-conf.js';
-import { DEFAULT_TEMPLATE, renderTemplate, templateView, validateDnsmasqSettings } from '../../src/server/dnsmasq.js';
+import { find, parseDnsmasqLine, readDnsmasqConfig } from '../../src/server/dnsmasq-read.js';
+import { DEFAULT_TEMPLATE, renderTemplate, templateView, validateDnsmasqSettings } from '../../src/server/dnsmasq-render.js';
 
 describe('reading dnsmasq config like dnsmasq does', () => {
   it('parses bare and valued directives, comments and quotes', () => {

@@ -9,7 +9,7 @@ import {
   templateView,
   validateDnsmasqSettings,
   type DnsmasqInput,
-} from '../../src/server/dnsmasq.js';
+} from '../../src/server/dnsmasq-render.js';
 import { UsageError } from '../../src/errors.js';
 
 const flag = (value: string, source: string) => ({ value, source });

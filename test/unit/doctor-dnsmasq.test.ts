@@ -2,9 +2,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkDnsmasqConfig, port53Bound } from '../../src/doctor/dnsmasq-checks.js';
-import { readDnsmasqConfig } from '../../src/server/dnsmasq-conf.js';
-import { DEFAULT_TEMPLATE, renderTemplate, templateView, validateDnsmasqSettings } from '../../src/server/dnsmasq.js';
+import { checkDnsmasqConfig, port53Bound } from '../../src/jobs/doctor/dnsmasq-checks.js';
+import { readDnsmasqConfig } from '../../src/server/dnsmasq-read.js';
+import { DEFAULT_TEMPLATE, renderTemplate, templateView, validateDnsmasqSettings } from '../../src/server/dnsmasq-render.js';
 
 async function checksFor(text: string, exportDir = '/mnt/netboot') {
   const dir = mkdtempSync(join(tmpdir(), 'pinet-dd-'));

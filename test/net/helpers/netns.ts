@@ -22,7 +22,7 @@ import {
   templateView,
   validateDnsmasqSettings,
   type DnsmasqInput,
-} from '../../../src/server/dnsmasq.js';
+} from '../../../src/server/dnsmasq-render.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 

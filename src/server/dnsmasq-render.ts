@@ -1,0 +1,286 @@
+/**
+ * The boot server's dnsmasq configuration: validated settings in, config
+ * text out.
+ *
+ * Every value that reaches the file goes through `validateDnsmasqSettings`
+ * (addresses, paths, interface names, menu text) and is written by
+ * `dnsmasqValue`, which quotes the way dnsmasq's own parser unquotes: no
+ * newline, comma or `#` in a value can start a new directive or argument.
+ * The layout of the file lives in `templates/`, rendered with Mustache.
+ */
+import { readFile } from 'node:fs/promises';
+import { isAbsolute } from 'node:path';
+import Mustache from 'mustache';
+import { UsageError } from '../errors.js';
+import { checkMac } from '../pi/ids.js';
+import { bad, ok, type Checked, type Sourced } from '../util/checked.js';
+import { inNetwork, parseCidr, parseIPv4, type IPv4Net } from '../util/ipv4.js';
+import { shellJoin } from '../util/shell.js';
+
+/** MAC prefixes (OUIs) of Raspberry Pi boards. */
+export const RPI_OUIS = ['b8:27:eb', 'dc:a6:32', 'e4:5f:01', 'd8:3a:dd', '28:cd:c1', '2c:cf:67', '88:a2:9e'] as const;
+export const DEFAULT_TFTP_ROOT = '/mnt/netboot';
+/** The boot menu text the Pi bootloader looks for in the PXE offer. */
+export const RPI_MENU_TEXT = 'Raspberry Pi Boot';
+export const DEFAULT_TEMPLATE = new URL('../../templates/dnsmasq.conf.mustache', import.meta.url);
+export const MINIMAL_TEMPLATE = new URL('../../templates/dnsmasq-minimal.conf.mustache', import.meta.url);
+
+export type DnsmasqMode = 'proxy' | 'standalone';
+
+/** Raw values as given (flags or config), with where each came from for error messages. */
+export interface DnsmasqInput {
+  subnet: { value: string; source: string };
+  tftpRoot: { value: string; source: string };
+  interface?: { value: string; source: string };
+  mode?: { value: string; source: string };
+  range?: { value: string; source: string };
+  menuText?: { value: string; source: string };
+  allClients?: boolean;
+  minimal?: boolean;
+  /** Full MAC addresses: when given, only these clients get the boot menu. */
+  macs?: string[];
+}
+
+export interface DnsmasqSettings {
+  /** As given: an address (`10.86.5.255`) or a CIDR (`10.86.5.0/24`). */
+  subnet: string;
+  net?: IPv4Net;
+  tftpRoot: string;
+  interface?: string;
+  mode: DnsmasqMode;
+  range?: { start: string; end: string; lease?: string };
+  menuText: string;
+  allClients: boolean;
+  minimal: boolean;
+  macs?: string[];
+}
+
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+function show(value: string): string {
+  return JSON.stringify(value);
+}
+
+function bad2(source: string, value: string, why: string, hint?: string): UsageError {
+  return new UsageError(`${source} ${show(value)}: ${why}`, hint);
+}
+
+export function checkSubnet(value: string): Checked<{ subnet: string; net?: IPv4Net }> {
+  if (value.includes('/')) {
+    const net = parseCidr(value);
+    if (!net) return bad('not an IPv4 network', 'write it as a CIDR like 10.86.5.0/24 or as an address like 10.86.5.255');
+    if (net.prefix < 8 || net.prefix > 30) return bad('prefix length must be between /8 and /30');
+    return ok({ subnet: value, net });
+  }
+  if (parseIPv4(value) === null) return bad('not an IPv4 address or CIDR', 'write it like 10.86.5.0/24 or 10.86.5.255');
+  return ok({ subnet: value });
+}
+
+/** A directory for dnsmasq's config (tftp-root): absolute, no control characters, fits a config line. */
+export function checkConfigPath(value: string): Checked<string> {
+  if (value === '') return bad('must not be empty');
+  if (CONTROL.test(value)) return bad('must not contain newlines or control characters');
+  if (!isAbsolute(value)) return bad('must be an absolute path', `e.g. ${DEFAULT_TFTP_ROOT}`);
+  if (value.length > 900) return bad('is too long for a dnsmasq config line');
+  return ok(value);
+}
+
+export function checkInterfaceName(value: string): Checked<string> {
+  // Linux allows up to 15 bytes and forbids '/', whitespace and ':' (alias syntax) in names;
+  // dnsmasq also accepts a trailing '*' as a wildcard.
+  if (!/^[A-Za-z0-9_.-]{1,15}\*?$/.test(value) || value === '.' || value === '..') return bad('not a network interface name', 'use a name from `ip link`, e.g. eth0');
+  return ok(value);
+}
+
+export function checkMenuText(value: string): Checked<string> {
+  if (!/^[\x20-\x7e]{1,200}$/.test(value) || /["\\]/.test(value)) return bad('menu text must be 1-200 printable ASCII characters without quotes or backslashes');
+  return ok(value);
+}
+
+const LEASE = /^([0-9]{1,9}[smhdw]?|infinite)$/;
+
+/** `<start>,<end>[,<lease>]`, inside `net` when one is given. */
+export function checkRange(value: string, net?: IPv4Net): Checked<NonNullable<DnsmasqSettings['range']>> {
+  const parts = value.split(',');
+  if (parts.length < 2 || parts.length > 3) return bad('expected <start>,<end>[,<lease>]', 'e.g. --range 10.86.5.100,10.86.5.200,12h');
+  const [start, end, lease] = parts as [string, string, string | undefined];
+  const s = parseIPv4(start);
+  const e = parseIPv4(end);
+  if (s === null) return bad(`start ${show(start)} is not an IPv4 address`);
+  if (e === null) return bad(`end ${show(end)} is not an IPv4 address`);
+  if (s > e) return bad('start is after end');
+  if (lease !== undefined && !LEASE.test(lease)) return bad(`lease ${show(lease)} must be a number with an optional unit (s, m, h, d, w) or "infinite"`);
+  if (lease !== undefined && /^[0-9]+[sm]?$/.test(lease)) {
+    const secs = Number(lease.replace(/[sm]$/, '')) * (lease.endsWith('m') ? 60 : 1);
+    if (secs < 120) return bad('dnsmasq requires a lease of at least 2 minutes');
+  }
+  if (net && (!inNetwork(start, net) || !inNetwork(end, net))) return bad(`range is not inside the subnet ${net.network}/${net.prefix}`);
+  return ok(lease === undefined ? { start, end } : { start, end, lease });
+}
+
+/** Throws the usage error for a value that failed its check, naming where it came from. */
+function need<T>(r: Checked<T>, v: Sourced<string>): T {
+  if (!r.ok) throw bad2(v.source, v.value, r.error, r.hint);
+  return r.value;
+}
+
+export function validateDnsmasqSettings(input: DnsmasqInput): DnsmasqSettings {
+  const { subnet, net } = need(checkSubnet(input.subnet.value), input.subnet);
+  const tftpRoot = need(checkConfigPath(input.tftpRoot.value), input.tftpRoot);
+  const modeValue = input.mode?.value ?? 'proxy';
+  if (modeValue !== 'proxy' && modeValue !== 'standalone') {
+    throw bad2(input.mode!.source, modeValue, 'mode must be "proxy" or "standalone"');
+  }
+  const mode: DnsmasqMode = modeValue;
+  const iface = input.interface ? need(checkInterfaceName(input.interface.value), input.interface) : undefined;
+  const menuText = input.menuText ? need(checkMenuText(input.menuText.value), input.menuText) : RPI_MENU_TEXT;
+  const minimal = input.minimal ?? false;
+
+  let range: DnsmasqSettings['range'];
+  if (mode === 'standalone') {
+    if (!input.range) {
+      throw new UsageError('--mode standalone hands out addresses and needs --range <start>,<end>[,<lease>]', 'e.g. --range 10.86.5.100,10.86.5.200,12h');
+    }
+    range = need(checkRange(input.range.value, net), input.range);
+  } else if (input.range) {
+    throw new UsageError(`${input.range.source} is only used with --mode standalone; proxy mode hands out no addresses`);
+  }
+
+  if (minimal) {
+    const conflicts = [
+      iface && '--interface',
+      mode !== 'proxy' && '--mode standalone',
+      input.macs && '--enrolled-only',
+    ].filter(Boolean);
+    if (conflicts.length > 0) {
+      throw new UsageError(`--minimal renders only the article's six directives and cannot be combined with ${conflicts.join(', ')}`);
+    }
+  }
+  const macs = input.macs?.map((m) => {
+    const r = checkMac(m);
+    if (!r.ok) throw new UsageError(`${show(m)} is not a MAC address`);
+    return r.value;
+  });
+
+  const settings: DnsmasqSettings = {
+    subnet,
+    tftpRoot,
+    mode,
+    menuText,
+    // The article's file has no tagging, so --minimal implies --all-clients.
+    allClients: minimal || (input.allClients ?? false),
+    minimal,
+  };
+  if (net) settings.net = net;
+  if (iface) settings.interface = iface;
+  if (range) settings.range = range;
+  if (macs) settings.macs = [...new Set(macs)].sort();
+  return settings;
+}
+
+/**
+ * A value as dnsmasq's config parser will read it back: bare when it holds
+ * only harmless characters, otherwise in double quotes with `\` and `"`
+ * escaped (inside quotes dnsmasq hides commas, `#` and spaces). Control
+ * characters cannot be written at all.
+ */
+export function dnsmasqValue(value: string): string {
+  if (CONTROL.test(value)) throw new Error(`internal error: control character in dnsmasq value ${show(value)}`);
+  if (/^[A-Za-z0-9_./:@+*-]+$/.test(value)) return value;
+  return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+}
+
+export function dhcpRangeValue(s: DnsmasqSettings): string {
+  if (s.mode === 'standalone' && s.range) {
+    const parts = [s.range.start, s.range.end];
+    if (s.net) parts.push(s.net.netmask);
+    if (s.range.lease) parts.push(s.range.lease);
+    return parts.join(',');
+  }
+  // In proxy mode dnsmasq answers every PXE client whose request matches a
+  // proxy range, even when no pxe-service matches (it then sends an empty
+  // offer). Tagging the range itself keeps non-Pi clients from any answer.
+  const tag = s.allClients ? '' : 'tag:rpi,';
+  if (s.net) {
+    // A CIDR becomes the network address plus its mask: dnsmasq serves proxy DHCP on that subnet.
+    return `${tag}${s.net.network},proxy,${s.net.netmask}`;
+  }
+  return `${tag}${s.subnet},proxy`;
+}
+
+/** The command line that writes this same file again. */
+export function regenerateCommand(s: DnsmasqSettings, extra: { output?: string; template?: string; stateDir?: string } = {}): string {
+  const argv = ['pinet', 'render-dnsmasq'];
+  if (s.minimal) argv.push('--minimal');
+  argv.push('--subnet', s.subnet, '--tftp-root', s.tftpRoot);
+  if (s.interface) argv.push('--interface', s.interface);
+  if (s.mode !== 'proxy') argv.push('--mode', s.mode);
+  if (s.range) argv.push('--range', [s.range.start, s.range.end, s.range.lease].filter(Boolean).join(','));
+  if (s.allClients && !s.minimal) argv.push('--all-clients');
+  if (s.macs) argv.push('--enrolled-only');
+  if (s.macs && extra.stateDir) argv.push('--state-dir', extra.stateDir);
+  if (s.menuText !== RPI_MENU_TEXT) argv.push('--menu-text', s.menuText);
+  if (extra.template) argv.push('--template', extra.template);
+  if (extra.output) argv.push('-o', extra.output);
+  return shellJoin(argv);
+}
+
+/** The values a template can use. Documented in the README ("Writing your own template"). */
+export interface TemplateView {
+  generatedBy: string;
+  regenerate: string;
+  proxy: boolean;
+  standalone: boolean;
+  subnet: string;
+  netmask: string;
+  dhcpRange: string;
+  tftpRoot: string;
+  interface: string;
+  tagged: boolean;
+  rpiMacPatterns: string[];
+  pxeService: string;
+  menuText: string;
+}
+
+export function templateView(s: DnsmasqSettings, extra: { output?: string; template?: string; stateDir?: string } = {}): TemplateView {
+  const tagged = !s.allClients;
+  const patterns = s.macs ?? RPI_OUIS.map((oui) => `${oui}:*:*:*`);
+  // validateMenuText allows no quote or backslash, so plain quoting is exact.
+  const menu = `"${s.menuText}"`;
+  return {
+    generatedBy: 'Written by pinet; edits are lost when it is regenerated with:',
+    regenerate: regenerateCommand(s, extra),
+    proxy: s.mode === 'proxy',
+    standalone: s.mode === 'standalone',
+    subnet: s.subnet,
+    netmask: s.net?.netmask ?? '',
+    dhcpRange: dhcpRangeValue(s),
+    tftpRoot: dnsmasqValue(s.tftpRoot),
+    interface: s.interface ?? '',
+    tagged,
+    rpiMacPatterns: tagged ? patterns : [],
+    pxeService: `${tagged ? 'tag:rpi,' : ''}0,${menu}`,
+    menuText: menu,
+  };
+}
+
+export async function loadTemplate(path: string | URL, source = '--template'): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (code ?? String(err));
+    throw new UsageError(`${source} ${String(path)}: cannot read the template: ${why}`);
+  }
+}
+
+export function renderTemplate(template: string, view: TemplateView, source = 'template'): string {
+  let text: string;
+  try {
+    // Values are validated and quoted already; HTML escaping would corrupt them.
+    text = Mustache.render(template, view, {}, { escape: (v: unknown) => String(v) });
+  } catch (err) {
+    throw new UsageError(`${source}: ${(err as Error).message.split('\n')[0]}`, 'see "Writing your own template" in the README');
+  }
+  return text.endsWith('\n') ? text : `${text}\n`;
+}

@@ -1,0 +1,260 @@
+/**
+ * Every setting pinet has, in one place: its flag, its key in pinet.yaml
+ * (the catalog's shape is the file's shape), its help text, its default,
+ * and its one validator. commands/index.ts declares flags from it,
+ * config-file.ts builds the file's schema from it, resolve.ts merges flag >
+ * file > default with it. Settings that only exist as flags (--dry-run,
+ * --yes …) are in FLAGS.
+ */
+import { resolveBootOrder, PRESET_NAMES } from '../pi/boot-order.js';
+import { parseNfsRootSpec, parseRbdSpec } from '../pi/cmdline.js';
+import { DEFAULT_NFS_OPTIONS, parseNfsSource, validateMountOptions } from '../pi/fstab.js';
+import { checkMac } from '../pi/ids.js';
+import { isValidUserName } from '../remote/destination.js';
+import { checkConfigPath, checkInterfaceName, checkMenuText, checkSubnet, DEFAULT_TFTP_ROOT, RPI_MENU_TEXT } from '../server/dnsmasq-render.js';
+import { isIPv4 } from '../util/ipv4.js';
+import { anyPath, bad, boolean, fromCheck, int, list, ok, oneOf, plainText, text, type Setting } from './setting.js';
+
+function setting<T>(s: Setting<T>): Setting<T> {
+  return s;
+}
+
+const exportDir = setting({
+  flag: '--export-dir <dir>',
+  help: 'the export as mounted on this machine, also the TFTP root',
+  check: text(checkConfigPath),
+  default: DEFAULT_TFTP_ROOT,
+  path: true,
+});
+
+const stateDir = setting({
+  flag: '--state-dir <dir>',
+  help: 'where pinet keeps its inventory and backups (never inside the export)',
+  check: anyPath,
+  defaultText: '/var/lib/pinet as root, else $XDG_STATE_HOME/pinet',
+  path: true,
+});
+
+const nfs = setting({
+  flag: '--nfs <server:/path>',
+  help: 'how the Pis mount the export, e.g. nfs-host:/picluster-boot',
+  check: text((s) => {
+    const r = parseNfsSource(s);
+    return r.ok ? ok(s) : bad(r.error, 'e.g. --nfs nfs-host:/picluster-boot');
+  }),
+});
+
+const concurrency = setting({
+  flag: '-j, --concurrency <n>',
+  help: 'work on this many Pis at once',
+  check: int(1, 256),
+  default: 8,
+});
+
+const fleet = setting({
+  help: 'the Pis, when no host is named on the command line',
+  check: list(plainText),
+});
+
+const ssh = {
+  config: setting({
+    flag: '-F, --ssh-config <file>',
+    help: 'OpenSSH client config file, like ssh -F ("none" for none)',
+    check: anyPath,
+    defaultText: '~/.ssh/config',
+    path: true,
+  }),
+  user: setting({
+    flag: '-l, --user <name>',
+    help: 'log in as this user',
+    check: text((s) => (isValidUserName(s) ? ok(s) : bad('not a valid user name'))),
+    defaultText: 'from the destination or the SSH config',
+  }),
+  port: setting({
+    flag: '-p, --port <port>',
+    help: 'SSH port',
+    check: int(1, 65535),
+    defaultText: 'from the destination or the SSH config, else 22',
+  }),
+  'identity-file': setting({
+    flag: '-i, --identity <file>',
+    help: 'identity (private key) file; may be repeated',
+    check: list(anyPath),
+    repeatable: true,
+    path: true,
+  }),
+  'accept-new': setting({
+    flag: '--accept-new',
+    help: 'record host keys of Pis not yet in known_hosts (changed keys are still refused)',
+    check: boolean,
+    default: false,
+  }),
+  'connect-timeout': setting({
+    flag: '--connect-timeout <seconds>',
+    help: 'give up connecting after this long',
+    check: int(1, 3600),
+    defaultText: 'ConnectTimeout from the SSH config, else 15',
+  }),
+  options: setting({
+    flag: '--ssh-option <Keyword=value>',
+    help: 'an OpenSSH option, like ssh -o; may be repeated',
+    check: list(text((o) => (/^[A-Za-z]+\s*[= ]\s*\S/.test(o) && !/[\0\n\r]/.test(o) ? ok(o) : bad('expected Keyword=value, like ssh -o')))),
+    repeatable: true,
+  }),
+};
+
+const enroll = {
+  'boot-order': setting({
+    flag: '--boot-order <hex|preset>',
+    help: `set BOOT_ORDER: a hex order like 0xf241, or a preset (${PRESET_NAMES.join(', ')})`,
+    check: text((s) => {
+      const r = resolveBootOrder(s);
+      return r.ok ? ok(s) : bad(r.error, r.hint ?? 'use a hex order like 0xf241 or a preset');
+    }),
+    defaultText: 'add NETWORK before RESTART',
+  }),
+  'mount-options': setting({
+    flag: '--mount-options <opts>',
+    help: 'NFS mount options of the fstab line',
+    check: fromCheck(validateMountOptions),
+    default: DEFAULT_NFS_OPTIONS,
+  }),
+  root: setting({
+    flag: '--root <how>',
+    help: 'the root file system in cmdline.txt: keep, nfs (--nfs-root) or rbd (--rbd)',
+    check: oneOf(['keep', 'nfs', 'rbd'] as const),
+    choices: ['keep', 'nfs', 'rbd'],
+    default: 'keep' as const,
+  }),
+  'nfs-root': setting({
+    flag: '--nfs-root <ip:/path>',
+    help: "with --root nfs: nfsroot server (an IPv4 address) and path; {serial} becomes the Pi's directory name",
+    check: text((s) => {
+      const r = parseNfsRootSpec(s);
+      return r.ok ? ok(s) : bad(r.error, r.hint);
+    }),
+  }),
+  rbd: setting({
+    flag: '--rbd <mons:user:pool:image>',
+    help: 'with --root rbd: the Ceph RBD image ({serial} allowed in image)',
+    check: text((s) => {
+      const r = parseRbdSpec(s);
+      return r.ok ? ok(s) : bad(r.error, r.hint);
+    }),
+  }),
+  'rbd-key-file': setting({
+    flag: '--rbd-key-file <file>',
+    help: 'with --root rbd: the file holding the Ceph key',
+    check: anyPath,
+    path: true,
+  }),
+};
+
+const doctor = {
+  'tftp-server': setting({
+    flag: '--tftp-server <addr>',
+    help: 'fetch boot files from this TFTP server',
+    check: text((s) => (isIPv4(s) ? ok(s) : bad('expected an IPv4 address'))),
+    defaultText: "dnsmasq's listen-address, else this machine's address in its DHCP range",
+  }),
+  'dnsmasq-conf': setting({
+    flag: '--dnsmasq-conf <file>',
+    help: 'dnsmasq config file or directory to check; may be repeated',
+    check: list(anyPath),
+    repeatable: true,
+    path: true,
+    defaultText: '/etc/dnsmasq.conf and /etc/dnsmasq.d',
+  }),
+};
+
+const dnsmasq = {
+  subnet: setting({
+    flag: '--subnet <addr|cidr>',
+    help: "the Pis' LAN, e.g. 10.86.5.0/24 or 10.86.5.255",
+    check: text((s) => {
+      const r = checkSubnet(s);
+      return r.ok ? ok(s) : r;
+    }),
+    defaultText: "the network of the default route's interface",
+  }),
+  'tftp-root': setting({
+    flag: '--tftp-root <dir>',
+    help: 'the directory TFTP serves: the export directory',
+    check: text(checkConfigPath),
+    defaultText: `export-dir, else ${DEFAULT_TFTP_ROOT}`,
+  }),
+  interface: setting({ flag: '--interface <name>', help: 'answer only on this interface', check: text(checkInterfaceName), defaultText: 'all interfaces' }),
+  mode: setting({
+    flag: '--mode <mode>',
+    help: 'proxy: next to an existing DHCP server; standalone: hand out addresses too',
+    check: oneOf(['proxy', 'standalone'] as const),
+    choices: ['proxy', 'standalone'],
+    default: 'proxy' as const,
+  }),
+  range: setting({ flag: '--range <start,end[,lease]>', help: 'addresses to hand out with --mode standalone, e.g. 10.86.5.100,10.86.5.200,12h', check: plainText }),
+  'all-clients': setting({ flag: '--all-clients', help: 'offer the boot menu to every PXE client, not only to Raspberry Pi MAC addresses', check: boolean, default: false }),
+  'menu-text': setting({ flag: '--menu-text <text>', help: 'PXE menu text (the bootloader looks for "Raspberry Pi Boot")', check: text(checkMenuText), default: RPI_MENU_TEXT }),
+  template: setting({ flag: '--template <file>', help: 'render this Mustache template instead of the built-in one (same values)', check: anyPath, path: true }),
+  output: setting({ flag: '-o, --output <file>', help: 'write the config to this file', check: anyPath, defaultText: 'stdout', path: true }),
+};
+
+/** The settings pinet.yaml may hold; the object's shape is the file's shape. */
+export const CONFIG = {
+  'export-dir': exportDir,
+  nfs,
+  'state-dir': stateDir,
+  concurrency,
+  fleet,
+  ssh,
+  enroll,
+  doctor,
+  dnsmasq,
+};
+
+/** Settings that exist only as flags. */
+export const FLAGS = {
+  dryRun: setting({ flag: '-n, --dry-run', help: 'show the plan and change nothing', check: boolean, default: false }),
+  yes: setting({ flag: '-y, --yes', help: 'apply without asking (needed without a terminal)', check: boolean, default: false }),
+  force: setting({ flag: '--force', help: 'take over an existing directory in the export; allow a BOOT_ORDER without local fallback', check: boolean, default: false }),
+  reboot: setting({ flag: '--reboot', help: 'reboot each Pi afterwards and report how it came back', check: boolean, default: false }),
+  rebootTimeout: setting({ flag: '--reboot-timeout <seconds>', help: 'how long to wait for a rebooted Pi', check: int(10, 86_400), default: 300 }),
+  purge: setting({ flag: '--purge', help: "also delete the Pi's directory in the export", check: boolean, default: false }),
+  askPass: setting({ flag: '--ask-pass', help: 'allow a password prompt (on a terminal) when keys are refused', check: boolean, default: false }),
+  hostsFile: setting({ flag: '--hosts-file <file>', help: 'read more hosts from this file, one per line (# comments); - for stdin', check: anyPath }),
+  all: setting({ flag: '--all', help: 'also check every Pi in the inventory', check: boolean, default: false }),
+  strict: setting({ flag: '--strict', help: 'exit 1 on warnings too', check: boolean, default: false }),
+  dhcpProbe: setting({
+    flag: '--dhcp-probe <iface>',
+    help: 'send a Pi-like PXE DISCOVER on this interface and report every answer (needs root)',
+    check: text((s) => (/^[A-Za-z0-9_.@-]{1,15}$/.test(s) ? ok(s) : bad('not an interface name', 'use a name from `ip link`, e.g. eth0'))),
+  }),
+  probeMac: setting({
+    flag: '--probe-mac <mac>',
+    help: 'with --dhcp-probe: the Pi MAC to ask for',
+    check: text((s) => {
+      const r = checkMac(s);
+      return r.ok ? ok(r.value) : bad('expected a MAC like dc:a6:32:01:02:03');
+    }),
+    defaultText: 'a random dc:a6:32:… address',
+  }),
+  log: setting({ flag: '--log <file>', help: 'summarise a dnsmasq log (log-dhcp) per Pi; - for stdin', check: anyPath }),
+  minimal: setting({ flag: '--minimal', help: "only the seed article's six directives (implies --all-clients)", check: boolean, default: false }),
+  enrolledOnly: setting({ flag: '--enrolled-only', help: 'offer the boot menu only to the MAC addresses of enrolled Pis (from the inventory)', check: boolean, default: false }),
+  check: setting({ flag: '--check', help: 'validate the result with the real dnsmasq (dnsmasq --test)', check: boolean, default: false }),
+  renderDryRun: setting({ flag: '--dry-run', help: 'with -o: show the diff, write nothing', check: boolean, default: false }),
+};
+
+/** Gives every setting in CONFIG its dotted key ("enroll.boot-order"). */
+function assignKeys(node: Record<string, unknown>, prefix: string): void {
+  for (const [k, v] of Object.entries(node)) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    if (isSetting(v)) v.key = key;
+    else assignKeys(v as Record<string, unknown>, key);
+  }
+}
+
+export function isSetting(v: unknown): v is Setting<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { check?: unknown }).check === 'function';
+}
+
+assignKeys(CONFIG, '');
