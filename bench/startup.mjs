@@ -2,20 +2,26 @@
 // bench/startup: how fast pinet starts, compared with a bare `node -e ""` in
 // the same run (this machine is noisy, so only the ratio means something).
 // Target (issue 2): `pinet render-dnsmasq --subnet 10.0.0.0/24` ≤ 2.5× node.
-// Usage: node bench/startup.mjs [runs]   (default 20 runs of each, interleaved)
+// Also (issue 9): which of pinet's modules `pinet list` and `pinet list --help`
+// load: a command must not load another command's code (list must not load enroll).
+// Usage: node bench/startup.mjs [runs] [pinet-bin]   (default 20 runs of each, interleaved;
+//        pinet-bin: another checkout's bin/pinet.js, to compare before/after)
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const runs = Number(process.argv[2] ?? 20);
-const pinet = fileURLToPath(new URL('../bin/pinet.js', import.meta.url));
+const pinet = process.argv[3] ?? fileURLToPath(new URL('../bin/pinet.js', import.meta.url));
+const emptyState = mkdtempSync(join(tmpdir(), 'pinet-bench-state-'));
 const cases = {
   'node -e ""': [process.execPath, ['-e', '']],
   'pinet render-dnsmasq --subnet 10.0.0.0/24': [process.execPath, [pinet, 'render-dnsmasq', '--subnet', '10.0.0.0/24']],
   'pinet --help': [process.execPath, [pinet, '--help']],
   'same, with a pinet.yaml (YAML + schema loaded)': [process.execPath, [pinet, 'render-dnsmasq'], withConfig()],
+  'pinet list (empty inventory)': [process.execPath, [pinet, 'list', '--state-dir', emptyState]],
+  'pinet list --help': [process.execPath, [pinet, 'list', '--help']],
 };
 
 function withConfig() {
@@ -47,3 +53,27 @@ for (const [name, t] of Object.entries(times)) {
 }
 const ratio = median(times['pinet render-dnsmasq --subnet 10.0.0.0/24']) / base;
 console.log(`ratio render-dnsmasq / node: ${ratio.toFixed(2)} (target <= 2.5): ${ratio <= 2.5 ? 'OK' : 'TOO SLOW'}`);
+
+// Which of pinet's own modules each command loads: a resolve hook (module.register) records every
+// module URL under dist/ that the command imports, statically or lazily.
+const hook = `data:text/javascript,${encodeURIComponent(`
+  import { appendFileSync } from 'node:fs';
+  export async function resolve(spec, ctx, next) {
+    const r = await next(spec, ctx);
+    if (r.url.includes('/dist/') && process.env.PINET_TRACE) appendFileSync(process.env.PINET_TRACE, r.url + '\\n');
+    return r;
+  }`)}`;
+const register = `data:text/javascript,${encodeURIComponent(`import { register } from 'node:module'; register(${JSON.stringify(hook)});`)}`;
+function modulesOf(args) {
+  const trace = join(mkdtempSync(join(tmpdir(), 'pinet-trace-')), 'modules');
+  writeFileSync(trace, '');
+  const r = spawnSync(process.execPath, ['--import', register, pinet, ...args], { env: { ...process.env, PINET_TRACE: trace }, stdio: ['ignore', 'ignore', 'pipe'] });
+  if (r.status !== 0) throw new Error(`pinet ${args.join(' ')} failed: ${r.stderr}`);
+  return [...new Set(readFileSync(trace, 'utf8').split('\n').filter(Boolean).map((u) => u.replace(/^.*\/dist\//, '')))].sort();
+}
+console.log('\nmodules of pinet each command loads:');
+for (const args of [['list', '--help'], ['list', '--state-dir', emptyState], ['render-dnsmasq', '--subnet', '10.0.0.0/24']]) {
+  const mods = modulesOf(args);
+  const foreign = mods.filter((m) => /(^|\/)(enroll|rollback|doctor)[./]/.test(m) || m.startsWith('jobs/'));
+  console.log(`  pinet ${args.join(' ').replace(emptyState, '<dir>').padEnd(44)} ${String(mods.length).padStart(3)} modules; other jobs' code: ${foreign.length ? foreign.join(', ') : 'none'}`);
+}

@@ -9,9 +9,9 @@
  */
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
-import { EXIT_OK, EXIT_USAGE, exitCodeOf, formatError, isDebug, PinetError } from './errors.js';
+import { EXIT_OK, EXIT_USAGE, isDebug } from './errors.js';
+import { reportError } from './ui/report-error.js';
 import { registerCommands, usageErrorWriter } from './commands/index.js';
-import { Output } from './ui/output.js';
 import { stableStringify } from './ui/json.js';
 
 export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
@@ -72,20 +72,3 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   }
 }
 
-/** Prints an error as one line (plus the stack under --debug) and returns its exit code. */
-export function reportError(err: unknown, opts: { debug: boolean; json: boolean; out?: Output }): number {
-  const out = opts.out ?? new Output({ json: opts.json, color: !process.argv.includes('--no-color') });
-  const exitCode = exitCodeOf(err);
-  out.error(formatError(err));
-  if (opts.debug && err instanceof Error && err.stack) {
-    out.stderr.write(`${err.stack}\n`);
-    if (err.cause instanceof Error && err.cause.stack) out.stderr.write(`caused by: ${err.cause.stack}\n`);
-  } else if (!(err instanceof PinetError)) {
-    out.stderr.write('(this looks like a bug in pinet; run again with --debug for the stack trace and report it)\n');
-  }
-  if (opts.json && !out.jsonDone) {
-    const hint = err instanceof PinetError ? err.hint : undefined;
-    out.emitJson({ error: { exitCode, message: err instanceof Error ? err.message : String(err), hint } });
-  }
-  return exitCode;
-}

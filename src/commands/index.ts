@@ -3,7 +3,7 @@
  * is loaded on every run, so it imports nothing heavy: each command's code
  * (`commands/<name>.ts`) is imported only when that command runs.
  */
-import { Command, Option, type OptionValues } from 'commander';
+import { Command, Option } from 'commander';
 import { UsageError } from '../errors.js';
 import { makeCtx, type GlobalOptions, type Run } from './context.js';
 import { CONFIG, FLAGS } from '../settings/catalog.js';
@@ -21,7 +21,7 @@ function lazy(load: () => Promise<{ run: Run }>) {
       const { run } = await load();
       cmd.pinetExitCode = await run(positional, ctx);
     } catch (err) {
-      const { reportError } = await import('../cli.js');
+      const { reportError } = await import('../ui/report-error.js');
       cmd.pinetExitCode = reportError(err, { debug: ctx.debug, json: ctx.out.json, out: ctx.out });
     }
   };

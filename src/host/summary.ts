@@ -4,6 +4,7 @@
  */
 import { formatBootOrder } from '../pi/boot-order.js';
 import { formatMemory } from '../pi/revision.js';
+import { table } from '../ui/table.js';
 import type { Detected } from './detect.js';
 
 export interface PiSummary {
@@ -109,9 +110,7 @@ export function formatSummary(s: PiSummary, d: Detected, c: { bold(x: string): s
     ['cmdline.txt', u(s.cmdline, f.cmdline as { known: boolean; reason?: string })],
     ['boot files', s.bootFiles.length ? s.bootFiles.join(', ') : u(null, f.bootFiles as { known: boolean; reason?: string })],
   ];
-  const width = Math.max(...rows.map(([k]) => k.length));
-  const lines = [c.bold(`${s.host}${s.hostname ? ` [${s.hostname}]` : ''}`)];
-  for (const [k, v] of rows) lines.push(`  ${k.padEnd(width)}  ${v}`);
+  const lines = [c.bold(`${s.host}${s.hostname ? ` [${s.hostname}]` : ''}`), table(rows, { indent: '  ' })];
   for (const n of s.notes) lines.push(`  ${c.yellow('note:')} ${n}`);
   return lines.join('\n');
 }

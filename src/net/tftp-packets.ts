@@ -86,9 +86,6 @@ export function encodeAck(block: number): Buffer {
   return Buffer.concat([u16(TFTP_OP.ACK), u16(block)]);
 }
 
-export function encodeData(block: number, data: Buffer): Buffer {
-  return Buffer.concat([u16(TFTP_OP.DATA), u16(block), data]);
-}
 
 export function encodeError(code: number, message: string): Buffer {
   return Buffer.concat([u16(TFTP_OP.ERROR), u16(code), cstring(message.replace(/\0/g, ''))]);

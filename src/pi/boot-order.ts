@@ -23,7 +23,6 @@
  * (its documentation only ever shows 0x values).
  */
 
-import { finding, type Finding } from './finding.js';
 import { lookup, showValue } from './text.js';
 
 export const NETWORK = 0x2;
@@ -181,36 +180,6 @@ export interface BoardHint {
   type?: number;
 }
 
-/** Findings about an order: unknown modes, dead modes, modes this board lacks, RPIBOOT not last. */
-export function validateBootOrder(order: BootOrder, board: BoardHint = {}): Finding[] {
-  const out: Finding[] = [];
-  const text = formatBootOrder(order);
-  const unknown = order.modes.filter((m) => MODES[m] === undefined);
-  for (const m of [...new Set(unknown)]) {
-    out.push(
-      finding('fail', 'bootorder.unknown-mode', `${text}: 0x${m.toString(16)} is not a documented boot mode (known: 0-7, e, f); the bootloader treats it as SD (1)`, 'remove it or use the mode you mean'),
-    );
-  }
-  const reach = reachableModes(order);
-  if (reach.length < order.modes.length) {
-    out.push(finding('warn', 'bootorder.unreachable', `${text}: modes after ${MODES[reach[reach.length - 1]!]!.name} are never tried`, 'move them before it or drop them'));
-  } else if (order.modes.length > 0 && !order.modes.some((m) => m === RESTART || m === STOP)) {
-    out.push(finding('info', 'bootorder.no-end', `${text} ends without RESTART (f) or STOP (e): what the bootloader does after the last mode is not documented`, 'end the order with f'));
-  }
-  const rpibootAt = reach.indexOf(0x3);
-  const lastReal = reach.filter((m) => m !== RESTART && m !== STOP).length - 1;
-  if (rpibootAt !== -1 && rpibootAt < lastReal) {
-    out.push(finding('warn', 'bootorder.rpiboot-not-last', `${text}: RPIBOOT has no timeout, so modes after it are never tried`, 'put RPIBOOT last'));
-  }
-  if (board.family === 'pi5' && reach.includes(0x5)) {
-    out.push(finding('warn', 'bootorder.bcm-usb-pi5', `${text}: BCM-USB-MSD (5) is not available on the Pi 5 family`, 'use 4 (USB-MSD)'));
-  }
-  if (board.family === 'pi4' && (board.type === 0x11 || board.type === 0x13) && reach.includes(0x6)) {
-    out.push(finding('info', 'bootorder.nvme-pi4', `${text}: NVMe boot (6) applies to CM4 and Pi 5 only`));
-  }
-  if (reach.includes(0x0)) out.push(finding('info', 'bootorder.sd-detect', `${text}: mode 0 (SD CARD DETECT) is deprecated; 1 with a RESTART does the same`));
-  return out;
-}
 
 export interface Preset {
   name: string;

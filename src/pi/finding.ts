@@ -22,10 +22,3 @@ export function finding(level: FindingLevel, code: string, message: string, fix?
   return fix === undefined ? { level, code, message } : { level, code, message, fix };
 }
 
-/** The worst level among findings (`ok` for none). */
-export function worstLevel(findings: readonly Finding[]): FindingLevel {
-  const order: FindingLevel[] = ['ok', 'info', 'warn', 'fail'];
-  let worst = 0;
-  for (const f of findings) worst = Math.max(worst, order.indexOf(f.level));
-  return order[worst]!;
-}

@@ -122,7 +122,7 @@ export function parseNfsSource(spec: string): { ok: true; value: NfsSource } | {
 }
 
 /** A TFTP directory name as used under the export: `bf9fed6f`, `dc-a6-32-01-36-c2`, `racks/r1`. */
-export function validateExportDir(dir: string): string | undefined {
+function validateExportDir(dir: string): string | undefined {
   const r = checkTftpDirName(dir);
   return r.ok ? undefined : r.error;
 }

@@ -94,21 +94,6 @@ export function findMountAt(entries: readonly MountEntry[], path: string): Mount
   return undefined;
 }
 
-/** The mount a path lives on: the topmost mount whose target is the longest prefix of the path. */
-export function mountContaining(entries: readonly MountEntry[], path: string): MountEntry | undefined {
-  const want = normaliseMountPath(path);
-  let best: MountEntry | undefined;
-  let bestLen = -1;
-  for (const e of entries) {
-    const t = normaliseMountPath(e.target);
-    const inside = t === '/' || want === t || want.startsWith(t + '/');
-    if (inside && t.length >= bestLen) {
-      best = e;
-      bestLen = t.length;
-    }
-  }
-  return best;
-}
 
 export function isNfs(entry: Pick<MountEntry, 'fstype'>): boolean {
   return entry.fstype === 'nfs' || entry.fstype === 'nfs4';

@@ -225,8 +225,3 @@ export function boardTypeFilter(board: Pick<Board, 'type'>): string | undefined 
   return board.type === undefined ? undefined : `board-type=0x${board.type.toString(16).padStart(2, '0')}`;
 }
 
-/** Every config.txt filter this board reads: `all`, its model filters, and its `board-type=…`. */
-export function applicableFilters(board: Pick<Board, 'filters' | 'type'>): string[] {
-  const bt = boardTypeFilter(board);
-  return ['all', ...board.filters, ...(bt ? [bt] : [])];
-}

@@ -73,10 +73,6 @@ export function splitFields(line: string): string[] {
   return line.split(/[ \t]+/).filter((f) => f !== '');
 }
 
-/** True when the text holds a character no config line may carry (NUL, CR, LF). */
-export function hasLineBreakOrNul(value: string): boolean {
-  return /[\0\r\n]/.test(value);
-}
 
 /** Show a value inside a one-line message: control characters made visible, long values cut. */
 export function showValue(value: string, max = 80): string {

@@ -7,8 +7,6 @@
  * the TFTP server (0644 files, 0755 directories: the 0600 kernel pitfall)
  * and verifies a copy against the Pi's own checksums.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { access, chmod, constants, lstat, readdir, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PinetError } from '../errors.js';
@@ -122,37 +120,5 @@ export async function normalizeModes(root: string, only?: Iterable<string>): Pro
   return changed;
 }
 
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
-export interface ExpectedFile {
-  size: number;
-  sha256: string;
-}
 
-/** Compare a local copy with the Pi's listing; returns one line per problem. */
-export async function verifyCopy(root: string, expected: Map<string, ExpectedFile>): Promise<string[]> {
-  const problems: string[] = [];
-  await Promise.all(
-    [...expected].map(async ([rel, want]) => {
-      const p = join(root, rel);
-      let st;
-      try {
-        st = await stat(p);
-      } catch {
-        problems.push(`${rel}: missing in the copy`);
-        return;
-      }
-      if (st.size !== want.size) {
-        problems.push(`${rel}: ${st.size} bytes in the copy, ${want.size} on the Pi`);
-        return;
-      }
-      const sum = await sha256File(p);
-      if (sum !== want.sha256) problems.push(`${rel}: checksum differs from the Pi's`);
-    }),
-  );
-  return problems.sort();
-}

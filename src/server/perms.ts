@@ -6,7 +6,7 @@
  * boot file, not just that "mode has o+r". ACLs are not evaluated (a file
  * with an ACL is reported so the caller can say so).
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 
 export interface UnixUser {
@@ -41,16 +41,6 @@ export function parseGroup(text: string): { name: string; gid: number; members: 
   return out;
 }
 
-/** Looks a user up in /etc/passwd and /etc/group (or the given texts). */
-export async function lookupUser(name: string, files?: { passwd: string; group: string }): Promise<UnixUser | undefined> {
-  const passwd = files?.passwd ?? (await readFile('/etc/passwd', 'utf8').catch(() => ''));
-  const group = files?.group ?? (await readFile('/etc/group', 'utf8').catch(() => ''));
-  const u = parsePasswd(passwd).get(name);
-  if (!u) return undefined;
-  const groups = new Set<number>([u.gid]);
-  for (const g of parseGroup(group)) if (g.members.includes(name)) groups.add(g.gid);
-  return { name, uid: u.uid, gid: u.gid, groups: [...groups].sort((a, b) => a - b) };
-}
 
 export interface StatLike {
   mode: number;

@@ -9,7 +9,7 @@
  * with mode 0700; files in it are written atomically.
  */
 import { constants as fsc } from 'node:fs';
-import { mkdir, open, readFile, readdir, rm, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { homedir, hostname } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { PinetError } from '../errors.js';
@@ -67,8 +67,6 @@ export interface InventoryEntry {
   root?: 'nfs' | 'rbd';
   /** Set when an enroll was cut off while changing the Pi: run enroll again to finish. */
   partial?: boolean;
-  /** Copy manifest: relative path → size and mtime (ms) as copied. */
-  files?: Record<string, { size: number; mtimeMs: number; sha256: string }>;
 }
 
 export interface Inventory {
@@ -182,16 +180,7 @@ export class StateStore {
     return join(this.dir, 'backups', serial, stamp);
   }
 
-  async latestBackup(serial: string): Promise<string | undefined> {
-    const base = join(this.dir, 'backups', serial);
-    const names = await readdir(base).catch(() => [] as string[]);
-    const last = names.filter((n) => /^\d{8}T\d{6}/.test(n)).sort().pop();
-    return last ? join(base, last) : undefined;
-  }
 
-  async removeBackups(serial: string): Promise<void> {
-    await rm(join(this.dir, 'backups', serial), { recursive: true, force: true });
-  }
 }
 
 export class Lock {

@@ -11,7 +11,7 @@ import { parseNfsRootSpec, parseRbdSpec } from '../pi/cmdline.js';
 import { DEFAULT_NFS_OPTIONS, parseNfsSource, validateMountOptions } from '../pi/fstab.js';
 import { checkMac } from '../pi/ids.js';
 import { isValidUserName } from '../remote/destination.js';
-import { checkConfigPath, checkInterfaceName, checkMenuText, checkSubnet, DEFAULT_TFTP_ROOT, RPI_MENU_TEXT } from '../server/dnsmasq-render.js';
+import { checkConfigPath, checkInterfaceName, checkMenuText, checkSubnet, DEFAULT_TFTP_ROOT, RPI_MENU_TEXT } from '../server/dnsmasq-values.js';
 import { isIPv4 } from '../util/ipv4.js';
 import { anyPath, bad, boolean, fromCheck, int, list, ok, oneOf, plainText, text, type Setting } from './setting.js';
 

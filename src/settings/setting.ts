@@ -10,7 +10,6 @@
  * on every start); the config file's valibot schema wraps the same
  * functions. Types come from the validators: `ValueOf<typeof setting>`.
  */
-import { isAbsolute } from 'node:path';
 import { bad, ok, type Checked } from '../util/checked.js';
 
 export { bad, ok, type Checked };
@@ -57,14 +56,6 @@ export function text<T = string>(more?: (s: string) => Checked<T>): (v: unknown)
 /** Any string without control characters. */
 export const plainText = text((s) => (CONTROL.test(s) ? bad('must not contain newlines or control characters') : ok(s)));
 
-/** An absolute path without control characters. */
-export const absolutePath = text((s) => {
-  if (s === '') return bad('must not be empty');
-  if (CONTROL.test(s)) return bad('must not contain newlines or control characters');
-  if (!isAbsolute(s)) return bad('must be an absolute path');
-  if (s.length > 900) return bad('is too long (at most 900 characters)');
-  return ok(s);
-});
 
 /** A path (absolute or relative; resolved where it was given) without control characters. */
 export const anyPath = text((s) => {

@@ -1,16 +1,17 @@
 /**
  * Local file writes that never leave a half-written file behind.
  *
- * `writeFileAtomic` writes a temporary file in the same directory, fsyncs it,
+ * `writeFileAtomic` (the write-file-atomic library, plus an fsync of the
+ * directory) writes a temporary file in the same directory, fsyncs it,
  * keeps the old file's mode and owner, and renames it over the target, so a
  * reader sees either the old or the new content. `writeIfChanged` adds the
  * rule every pinet output follows: touch the file only when its content
  * changes, and keep the previous version as `<file>.bak` on request.
  */
-import { randomBytes } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
-import { chown, open, readFile, rename, stat, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { chmod, chown, open, readFile, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import writeAtomically from 'write-file-atomic';
 
 export interface AtomicWriteOptions {
   /** Mode for a new file; an existing file keeps its own mode unless this is set. */
@@ -24,30 +25,16 @@ export async function writeFileAtomic(
   data: string | Uint8Array,
   options: AtomicWriteOptions = {},
 ): Promise<void> {
-  const dir = dirname(path);
   const existing = await stat(path).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined;
     throw err;
   });
-  const mode =
-    existing && !options.forceMode ? existing.mode & 0o7777 : (options.mode ?? 0o644);
-  const tmp = join(dir, `.${basename(path)}.pinet-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
-  const handle = await open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, mode);
-  try {
-    await handle.writeFile(data);
-    await handle.chmod(mode); // the umask must not narrow the mode we asked for
-    if (existing && process.getuid?.() === 0) {
-      await handle.chown(existing.uid, existing.gid);
-    }
-    await handle.sync();
-    await handle.close();
-    await rename(tmp, path);
-  } catch (err) {
-    await handle.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  await syncDir(dir);
+  // write-file-atomic keeps an existing file's mode and owner unless told otherwise, fsyncs the
+  // temporary file and renames it over the target; a new file gets our mode, not the umask's.
+  const mode = existing && !options.forceMode ? undefined : (options.mode ?? 0o644);
+  await writeAtomically(path, typeof data === 'string' ? data : Buffer.from(data), { fsync: true, ...(mode !== undefined ? { mode } : {}) });
+  if (mode !== undefined) await chmod(path, mode); // the umask must not narrow the mode we asked for
+  await syncDir(dirname(path));
 }
 
 /** fsync a directory so a rename in it survives a crash; best effort. */

@@ -11,7 +11,6 @@ import {
   networkPosition,
   parseBootOrder,
   resolveBootOrder,
-  validateBootOrder,
   type BootOrder,
 } from '../../src/pi/boot-order.js';
 
@@ -109,23 +108,6 @@ describe('where NETWORK sits', () => {
     expect(localBeforeNetwork(order('0xf241'))).toEqual([1, 4]);
     expect(localBeforeNetwork(order('0xf412'))).toEqual([]);
     expect(networkPosition(order('0xf41')).index).toBe(-1);
-  });
-});
-
-describe('validateBootOrder', () => {
-  const codes = (t: string, board = {}) => validateBootOrder(order(t), board).map((f) => `${f.level} ${f.code}`);
-  it('a good order has no complaints', () => {
-    expect(codes('0xf241')).toEqual([]);
-  });
-  it('flags unknown modes, unreachable modes, RPIBOOT not last, missing end, Pi 5 and Pi 4 specifics', () => {
-    expect(codes('0xf91')).toEqual(['fail bootorder.unknown-mode']);
-    expect(codes('0x4f1')).toEqual(['warn bootorder.unreachable']);
-    expect(codes('0xf13')).toEqual(['warn bootorder.rpiboot-not-last']);
-    expect(codes('0x21')).toEqual(['info bootorder.no-end']);
-    expect(codes('0xf51', { family: 'pi5' })).toEqual(['warn bootorder.bcm-usb-pi5']);
-    expect(codes('0xf61', { family: 'pi4', type: 0x11 })).toEqual(['info bootorder.nvme-pi4']);
-    expect(codes('0xf61', { family: 'pi4', type: 0x14 })).toEqual([]);
-    expect(codes('0xf0')).toEqual(['info bootorder.sd-detect']);
   });
 });
 

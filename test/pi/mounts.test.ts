@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findMountAt, isNfs, mountContaining, normaliseMountPath, parseMountinfo, parseMounts, parseProcMounts } from '../../src/pi/mounts.js';
+import { findMountAt, isNfs, normaliseMountPath, parseMountinfo, parseMounts, parseProcMounts } from '../../src/pi/mounts.js';
 import { fixture } from './fixtures.js';
 
 describe('/proc/mounts', () => {
@@ -14,11 +14,6 @@ describe('/proc/mounts', () => {
   it('ignores trailing slashes and reports nothing mounted as undefined', () => {
     expect(findMountAt(entries, '/boot/firmware/')?.fstype).toBe('vfat');
     expect(findMountAt(entries, '/boot')).toBeUndefined();
-  });
-
-  it('finds the mount a path lives on', () => {
-    expect(mountContaining(entries, '/boot/firmware/config.txt')?.target).toBe('/boot/firmware');
-    expect(mountContaining(entries, '/boot/firmwarex')?.target).toBe('/');
   });
 
   it('takes the topmost of stacked mounts', () => {

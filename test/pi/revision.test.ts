@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applicableFilters, boardTypeFilter, decodeRevision, formatMemory } from '../../src/pi/revision.js';
+import { boardTypeFilter, decodeRevision, formatMemory } from '../../src/pi/revision.js';
 
 function board(code: string) {
   const r = decodeRevision(code);
@@ -37,7 +37,6 @@ describe('decodeRevision: boards that netboot from EEPROM', () => {
     expect(b.flags).toEqual({ overvoltageDisallowed: false, otpProgramDisallowed: false, otpReadDisallowed: false, warrantyVoided: false });
     expect(boardTypeFilter(b)).toBe('board-type=0x11');
     expect(formatMemory(b)).toBe('4 GB');
-    expect(applicableFilters(board('c03130'))).toEqual(['all', 'pi4', 'pi400', 'board-type=0x13']);
   });
 
   it('accepts 0x prefixes, leading zeros, upper case and whitespace', () => {

@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readResults, parseStatLine } from '../../src/remote/files.js';
 import { parseFramed, scriptSource, type ScriptName } from '../../src/remote/script.js';
 import { opensshPublicKey } from '../../src/remote/identities.js';
-import { parseNumber, parsePax, readTar, TarFormatError, type TarEntry } from '../../src/remote/tar.js';
+import { readTar, TarFormatError, type TarEntry } from '../../src/remote/tar.js';
 import { parseListing, parseSha256Line } from '../../src/remote/tree.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pinet-parsers-'));
@@ -84,15 +84,13 @@ describe('tar reader', () => {
     await expect(entries(Buffer.from('garbage'.repeat(100)))).rejects.toBeInstanceOf(TarFormatError);
   });
 
-  it('numbers: octal, space/NUL padded, base-256', () => {
-    expect(parseNumber(Buffer.from('0000644\0'))).toBe(0o644);
-    expect(parseNumber(Buffer.from('  1750 \0'))).toBe(0o1750);
-    const b = Buffer.alloc(12);
-    b[0] = 0x80;
-    b.writeUInt32BE(0x12345678, 8);
-    expect(parseNumber(b)).toBe(0x12345678);
-    expect(() => parseNumber(Buffer.from('12x\0'))).toThrow(TarFormatError);
-    expect(parsePax(Buffer.from('18 path=a\nb c.txt\n11 size=42\n')).get('path')?.toString()).toBe('a\nb c.txt');
+  it('refuses a name that is not valid UTF-8 instead of changing it', async () => {
+    const latin1 = join(dir, 'latin1');
+    mkdirSync(latin1);
+    // "f\xe9e" in Latin-1: not valid UTF-8
+    writeFileSync(Buffer.concat([Buffer.from(`${latin1}/`), Buffer.from([0x66, 0xe9, 0x65])]), 'x');
+    const archive = execFileSync('tar', ['-C', latin1, '-cf', '-', '.']);
+    await expect(entries(archive)).rejects.toThrow(/not valid UTF-8/);
   });
 });
 

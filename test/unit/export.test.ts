@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkExportDir, isExcluded, listTree, normalizeModes, verifyCopy } from '../../src/server/export.js';
+import { checkExportDir, isExcluded, listTree, normalizeModes } from '../../src/server/export.js';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'pinet-export-'));
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -40,19 +40,11 @@ describe('export directory', () => {
     expect(await normalizeModes(d)).toEqual([]);
   });
 
-  it('lists a tree and verifies a copy by size and checksum', async () => {
+  it('lists a tree, names with spaces included', async () => {
     const d = dir();
     mkdirSync(join(d, 'overlays'));
     writeFileSync(join(d, 'config.txt'), 'arm_64bit=1\n');
     writeFileSync(join(d, 'overlays', 'a b.dtbo'), 'x');
     expect([...(await listTree(d)).keys()]).toEqual(['config.txt', 'overlays', 'overlays/a b.dtbo']);
-    const expected = new Map([
-      ['config.txt', { size: 12, sha256: sha('arm_64bit=1\n') }],
-      ['overlays/a b.dtbo', { size: 1, sha256: sha('x') }],
-    ]);
-    expect(await verifyCopy(d, expected)).toEqual([]);
-    writeFileSync(join(d, 'config.txt'), 'arm_64bit=0\n');
-    expected.set('missing.elf', { size: 1, sha256: sha('m') });
-    expect(await verifyCopy(d, expected)).toEqual(['config.txt: checksum differs from the Pi\'s', 'missing.elf: missing in the copy']);
   });
 });

@@ -2,7 +2,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, chmodSync, chownSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bitsFor, canRead, lookupUser, type UnixUser } from '../../src/server/perms.js';
+import { bitsFor, canRead, type UnixUser } from '../../src/server/perms.js';
 
 const dnsmasq: UnixUser = { name: 'dnsmasq', uid: 999, gid: 65534, groups: [65534] };
 
@@ -13,15 +13,6 @@ describe('permission rules', () => {
     // owner bits win even when "other" would allow more
     expect(bitsFor(dnsmasq, { mode: 0o044, uid: 999, gid: 0 })).toEqual({ bits: 0, as: 'owner' });
     expect(bitsFor({ ...dnsmasq, uid: 0 }, { mode: 0, uid: 5, gid: 5 }).as).toBe('root');
-  });
-
-  it('looks users and supplementary groups up in passwd/group', async () => {
-    const u = await lookupUser('dnsmasq', {
-      passwd: 'root:x:0:0::/root:/bin/sh\ndnsmasq:x:999:65534:dnsmasq:/var/lib/misc:/usr/sbin/nologin\n',
-      group: 'root:x:0:\ntftp:x:120:dnsmasq,other\nnogroup:x:65534:\n',
-    });
-    expect(u).toEqual({ name: 'dnsmasq', uid: 999, gid: 65534, groups: [120, 65534] });
-    expect(await lookupUser('nobody-here', { passwd: '', group: '' })).toBeUndefined();
   });
 
   it.runIf(process.getuid?.() === 0)('finds an unreadable file, a group-only file and an unsearchable parent on disk', async () => {

@@ -7,6 +7,7 @@
  * pasted report reads top to bottom like a support answer.
  */
 import { sortKeysDeep } from '../../ui/json.js';
+import { table, visibleWidth } from '../../ui/table.js';
 
 export type Status = 'ok' | 'warn' | 'fail' | 'skip';
 
@@ -65,9 +66,13 @@ export function formatReport(report: Report, c: Style): string {
   const lines: string[] = [];
   for (const g of report.groups) {
     lines.push(c.bold(g.about ? `${g.name}: ${g.about}` : g.name));
-    const width = Math.min(28, Math.max(...g.checks.map((ch) => ch.title.length), 0));
-    for (const ch of g.checks) {
-      lines.push(`  ${label[ch.status]}  ${ch.title.padEnd(width)}  ${ch.finding}`);
+    const width = Math.min(28, Math.max(...g.checks.map((ch) => visibleWidth(ch.title)), 0));
+    const rows = table(
+      g.checks.map((ch) => [label[ch.status], ch.title, ch.finding]),
+      { indent: '  ', maxWidth: [4, 28] },
+    ).split('\n');
+    for (const [i, ch] of g.checks.entries()) {
+      lines.push(rows[i]!);
       for (const e of ch.evidence ?? []) lines.push(`        ${' '.repeat(width)}  ${c.dim(e)}`);
       if (ch.fix && (ch.status === 'warn' || ch.status === 'fail')) lines.push(`        ${' '.repeat(width)}  ${c.cyan(`fix: ${ch.fix}`)}`);
     }
