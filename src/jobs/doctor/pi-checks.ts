@@ -5,6 +5,11 @@
  * _netdev, is it mounted from there now, is the Pi's boot content the one
  * TFTP serves, does the kernel hook keep files readable, and the CM4 / Pi 5
  * specifics.
+ *
+ * `checkPi` is pure: what it needs from the export (the Pi's directory
+ * listing, that directory's device:inode, which candidate directories hold
+ * start4.elf) comes as plain data, an `ExportView` that `readExportView`
+ * gathers here (test/jobs/ builds views by hand).
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,7 +20,7 @@ import { ensureNetwork, formatBootOrder, localBeforeNetwork, modeName, networkPo
 import { currentBootOrder } from '../../pi/boot-order-edit.js';
 import { macToTftpDir } from '../../pi/eeprom-config.js';
 import { checkBootNfs } from '../../pi/fstab.js';
-import { isExcluded, listTree } from '../../server/export.js';
+import { isExcluded, listTree, type TreeEntry } from '../../server/export.js';
 import type { InventoryEntry } from '../../server/state.js';
 import { fstabChangedSinceBoot, type BootState, type LocalMedium } from './boot-state.js';
 import { fail, ok, skip, warn, type Check } from './model.js';
@@ -29,9 +34,46 @@ export interface PiCheckContext {
   tftpUid?: number;
   /** Boot time, fstab change time and mounted directories (undefined when they could not be read). */
   bootState?: BootState;
+  /** What the export holds for this Pi (see `readExportView`). */
+  view: ExportView;
 }
 
-export async function checkPi(d: Detected, ctx: PiCheckContext): Promise<Check[]> {
+/** What doctor reads in the export for one Pi: plain data, so `checkPi` needs no I/O. */
+export interface ExportView {
+  /** Every entry below the directory the bootloader asks for (empty when it does not exist or was not read). */
+  listing: Map<string, TreeEntry>;
+  /** "device:inode" of that directory, when it exists. */
+  dirId?: string;
+  /** Which candidate directory names (see `candidateDirs`) hold a start4.elf. */
+  withStart4: string[];
+}
+
+/** The directory the bootloader asks for, and the names its files may have been copied under instead (serial ↔ MAC). */
+export function candidateDirs(d: Detected): { dir?: string; others: string[] } {
+  const f = d.facts;
+  const tftp = f.bootloader.known ? f.bootloader.value.tftp : undefined;
+  const dir = tftp?.ok ? tftp.dir : undefined;
+  if (!dir) return { others: [] };
+  const others = [f.serial.known ? f.serial.value.tftpDir : undefined, f.mac ? macToTftpDir(f.mac) : undefined].filter((n): n is string => n !== undefined && n !== dir);
+  return { dir, others };
+}
+
+/**
+ * Reads the export for `checkPi`. The listing is read only when a check
+ * uses it: the Pi's boot directory is known (in sync?) or the TFTP server's
+ * user is (squashed?).
+ */
+export async function readExportView(exportDir: string, d: Detected, tftpUid: number | undefined): Promise<ExportView> {
+  const { dir, others } = candidateDirs(d);
+  if (!dir) return { listing: new Map(), withStart4: [] };
+  const withStart4: string[] = [];
+  for (const n of [dir, ...others]) if (await stat(join(exportDir, n, 'start4.elf')).catch(() => undefined)) withStart4.push(n);
+  const st = await stat(join(exportDir, dir)).catch(() => undefined);
+  const listing = d.bootDir !== undefined || tftpUid !== undefined ? await listTree(join(exportDir, dir)) : new Map<string, TreeEntry>();
+  return { listing, ...(st ? { dirId: `${st.dev}:${st.ino}` } : {}), withStart4 };
+}
+
+export function checkPi(d: Detected, ctx: PiCheckContext): Check[] {
   const checks: Check[] = [];
   const f = d.facts;
   const host = d.dest;
@@ -81,17 +123,17 @@ export async function checkPi(d: Detected, ctx: PiCheckContext): Promise<Check[]
 
   // the directory the bootloader asks for
   const tftp = f.bootloader.known ? f.bootloader.value.tftp : undefined;
-  const dir = tftp?.ok ? tftp.dir : undefined;
+  const { dir, others } = candidateDirs(d);
+  const view = ctx.view;
   if (!dir) {
     checks.push(fail('pi.export-dir', 'export directory', `cannot tell which directory the bootloader asks for: ${tftp && !tftp.ok ? tftp.reason : 'bootloader config unknown'}`, 'fix TFTP_PREFIX / the serial number'));
   } else {
     const path = join(ctx.exportDir, dir);
-    const has = await stat(join(path, 'start4.elf')).catch(() => undefined);
+    const has = view.withStart4.includes(dir);
     const mine = ctx.entry && f.serial.known && ctx.entry.serial === f.serial.value.full;
     // Its files under the other name (serial instead of MAC, or the reverse) only need a rename.
-    const other = [f.serial.known ? f.serial.value.tftpDir : undefined, f.mac ? macToTftpDir(f.mac) : undefined].filter((n): n is string => n !== undefined && n !== dir);
-    let renamed: string | undefined;
-    for (const n of other) if (!renamed && (await stat(join(ctx.exportDir, n, 'start4.elf')).catch(() => undefined))) renamed = join(ctx.exportDir, n);
+    const found = others.find((n) => view.withStart4.includes(n));
+    const renamed = found === undefined ? undefined : join(ctx.exportDir, found);
     if (!has) {
       checks.push(
         fail(
@@ -127,8 +169,7 @@ export async function checkPi(d: Detected, ctx: PiCheckContext): Promise<Check[]
   const fstabNfs = d.raw.fstab !== undefined && dir !== undefined && new RegExp(`^\\S+:\\S*/${dir}\\s+\\S+\\s+nfs4?\\s`, 'm').test(d.raw.fstab);
   const now = bp?.mounted ? `${bp.mounted.source}, ${bp.mounted.fstype}` : 'nothing mounted';
   // The same directory (device and inode) as the export here: a bind mount on this very machine (a container), not NFS.
-  const exportSt = dir ? await stat(join(ctx.exportDir, dir)).catch(() => undefined) : undefined;
-  const sameDir = exportSt !== undefined && ctx.bootState?.dirs[mp] === `${exportSt.dev}:${exportSt.ino}`;
+  const sameDir = dir !== undefined && view.dirId !== undefined && ctx.bootState?.dirs[mp] === view.dirId;
   const fstabNewer = fstabChangedSinceBoot(ctx.bootState);
   if (bp?.mounted?.nfs) checks.push(ok('pi.mounted', 'boot partition now', `${mp} is mounted from ${bp.mounted.source} over NFS`));
   else if (sameDir) {
@@ -151,7 +192,7 @@ export async function checkPi(d: Detected, ctx: PiCheckContext): Promise<Check[]
 
   // does the Pi's boot content equal what TFTP serves?
   if (dir && d.bootDir) {
-    const local = await listTree(join(ctx.exportDir, dir));
+    const local = view.listing;
     const differ: string[] = [];
     for (const e of d.bootList) {
       if (e.type !== 'file' || isExcluded(e.path)) continue;
@@ -170,8 +211,7 @@ export async function checkPi(d: Detected, ctx: PiCheckContext): Promise<Check[]
   const order = HOOK_PATHS.map((p) => runsLast(d.hooks, p.slice(0, p.lastIndexOf('/'))));
   let squashed = false;
   if (dir && ctx.tftpUid !== undefined) {
-    const local = await listTree(join(ctx.exportDir, dir));
-    const files = [...local.values()].filter((e) => e.type === 'file');
+    const files = [...view.listing.values()].filter((e) => e.type === 'file');
     squashed = files.length > 0 && files.every((e) => e.uid === ctx.tftpUid);
   }
   if (hooksOk && order.every((o) => o.last)) {

@@ -21,7 +21,7 @@ import { parseBootState } from './boot-state.js';
 import { runScript, sectionText } from '../../remote/script.js';
 import { checkExportDirs } from './export-checks.js';
 import { fail, ok, skip, type Check, type CheckGroup, type Report } from './model.js';
-import { checkPi } from './pi-checks.js';
+import { checkPi, readExportView } from './pi-checks.js';
 
 export interface DoctorOptions {
   exportDir: string;
@@ -178,7 +178,8 @@ export async function runDoctor(o: DoctorOptions): Promise<Report> {
         d.facts.board.known ? d.facts.board.value.name : undefined,
         entry ? 'enrolled' : 'not in the inventory',
       ].filter(Boolean).join(', ');
-      const checks = await checkPi(d, { exportDir: o.exportDir, ...(o.nfs ? { nfs: o.nfs } : {}), ...(entry ? { entry } : {}), ...(looked ? { tftpUid: looked.uid } : {}), ...(bootState ? { bootState } : {}) });
+      const view = await readExportView(o.exportDir, d, looked?.uid);
+      const checks = checkPi(d, { exportDir: o.exportDir, ...(o.nfs ? { nfs: o.nfs } : {}), ...(entry ? { entry } : {}), ...(looked ? { tftpUid: looked.uid } : {}), ...(bootState ? { bootState } : {}), view });
       return { name: d.label, about, checks };
     } catch (err) {
       return { name: host, checks: [fail('pi.reachable', 'reachable', formatError(err), 'check that the Pi is up and that `ssh` to it works with the same options')] };
