@@ -13,6 +13,7 @@ import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { homedir, hostname } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { PinetError } from '../errors.js';
+import { checkSerial, checkTftpDirName } from '../pi/ids.js';
 import { writeFileAtomic } from '../util/fs.js';
 
 export function defaultStateDir(env = process.env): string {
@@ -114,6 +115,13 @@ export class StateStore {
     try {
       const data = JSON.parse(text) as Inventory;
       if (data?.version !== 1 || typeof data.pis !== 'object' || data.pis === null) throw new Error('unexpected layout');
+      for (const [key, e] of Object.entries(data.pis)) {
+        // Serials and directory names reach lock files, paths and dnsmasq's config: check them like any input.
+        const serial = checkSerial(key);
+        if (!serial.ok || e?.serial !== key) throw new Error(`entry ${JSON.stringify(key)}: ${serial.ok ? 'its serial differs from its key' : serial.error}`);
+        const dir = checkTftpDirName(String(e.dir));
+        if (!dir.ok) throw new Error(`entry ${key}: ${dir.error}`);
+      }
       return data;
     } catch (err) {
       throw new PinetError(`the inventory ${this.inventoryPath} is damaged (${(err as Error).message})`, {
