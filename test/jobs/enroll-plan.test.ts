@@ -118,7 +118,6 @@ describe('enroll plan per variant (first enroll, as root or with passwordless su
   });
 });
 
-
 describe('enroll refuses, changing nothing, and says why', () => {
   const other = (over: Partial<InventoryEntry>): InventoryEntry =>
     ({ serial: '10000000deadbeef', dir: 'deadbeef', prefixMode: 'serial', host: 'pi-99', bootMount: '/boot/firmware', exportDir: EXPORT_DIR, nfs: 'nfs-host:/picluster-boot', enrolledAt: '', updatedAt: '', changes: [], hooks: [], ...over }) as InventoryEntry;
@@ -182,13 +181,12 @@ describe('enroll refuses, changing nothing, and says why', () => {
   });
 });
 
-
 describe('the directory the bootloader asks for (TFTP_PREFIX)', () => {
-  it.each([
-    ['0 (default): the serial', (t: string) => t, () => serial8('ubuntu-2404-pi4'), 'serial'],
-    ['1: TFTP_PREFIX_STR ending in /', (t: string) => `${t}TFTP_PREFIX=1\nTFTP_PREFIX_STR=rack1/\n`, () => 'rack1', 'string'],
-    ['2: the MAC, dash-separated', (t: string) => `${t}TFTP_PREFIX=2\n`, () => mac('ubuntu-2404-pi4').replace(/:/g, '-'), 'mac'],
-  ] as const)('TFTP_PREFIX=%s', async (_what, edit, dir, mode) => {
+  it.each<[string, (t: string) => string, () => string, string]>([
+    ['0 (default): the serial', (t) => t, () => serial8('ubuntu-2404-pi4'), 'serial'],
+    ['1: TFTP_PREFIX_STR ending in /', (t) => `${t}TFTP_PREFIX=1\nTFTP_PREFIX_STR=rack1/\n`, () => 'rack1', 'string'],
+    ['2: the MAC, dash-separated', (t) => `${t}TFTP_PREFIX=2\n`, () => mac('ubuntu-2404-pi4').replace(/:/g, '-'), 'mac'],
+  ])('TFTP_PREFIX=%s', async (_what, edit, dir, mode) => {
     const p = await plan({ d: detected('ubuntu-2404-pi4', [bootloaderConfig(edit)]) });
     expect(p.dir).toBe(dir());
     expect(p.prefixMode).toBe(mode);

@@ -1,11 +1,24 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir, hostname } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { checkStateDir, StateStore, stamp } from '../../src/server/state.js';
 
-const dir = () => mkdtempSync(join(tmpdir(), 'pinet-state-'));
+const made: string[] = [];
+const dir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'pinet-state-'));
+  made.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+/** Lets pending I/O and promise callbacks run until `cond` holds (no timers: they are fake where this is used). */
+async function settle(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setImmediate(r));
+}
 
 describe('state directory', () => {
   it('refuses a state directory inside the export', () => {
@@ -20,7 +33,8 @@ describe('state directory', () => {
     await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
         s.updateInventory((inv) => {
-          inv.pis[`s${i}`] = { serial: `s${i}` } as never;
+          const serial = `10000000000000${i.toString(16).padStart(2, '0')}`;
+          inv.pis[serial] = { serial, dir: serial.slice(-8) } as never;
         }),
       ),
     );
@@ -55,12 +69,34 @@ describe('state directory', () => {
     await taken.release();
   });
 
-  it('waits for a lock when asked to', async () => {
+  it('waits for a lock when asked to: the second holder gets it only after the first releases it', async () => {
     const s = new StateStore(dir());
     const first = await s.lock('inv');
-    setTimeout(() => void first.release(), 200);
-    const second = await s.lock('inv', { waitMs: 5000 });
-    await second.release();
+    // Fake timers: the waiting run sleeps between attempts on a timer, so each attempt is seen, and none is missed.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const events: string[] = [];
+      const second = s.lock('inv', { waitMs: 60_000 }).then((l) => {
+        events.push('second holds it');
+        return l;
+      });
+      // It tries, finds the lock held, and sleeps; again and again while the first holds it.
+      for (let attempt = 0; attempt < 5; attempt++) {
+        await settle(() => vi.getTimerCount() === 1);
+        expect(events).toEqual([]);
+        vi.runOnlyPendingTimers();
+      }
+      events.push('first released');
+      await first.release();
+      await settle(() => vi.getTimerCount() === 1 || events.length === 2);
+      vi.runOnlyPendingTimers();
+      const lock = await second;
+      expect(events).toEqual(['first released', 'second holds it']);
+      expect(readFileSync(lock.path, 'utf8')).toBe(`${process.pid} ${hostname()}\n`);
+      await lock.release();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('stamps sort in time order', () => {
