@@ -1,12 +1,20 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, writeFileSync, existsSync, readdirSync, utimesSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync, readdirSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pinet, PINET } from '../helpers/cli.js';
 import { describeAsRoot, hasCommand } from '../helpers/env.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'pinet-cli-'));
+const made: string[] = [];
+const tmp = () => {
+  const d = mkdtempSync(join(tmpdir(), 'pinet-cli-'));
+  made.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 const ARTICLE = ['port=0', 'dhcp-range=10.86.5.255,proxy', 'log-dhcp', 'enable-tftp', 'tftp-root=/mnt/netboot', 'pxe-service=0,"Raspberry Pi Boot"'];
 const directives = (t: string) => t.split('\n').filter((l) => l && !l.startsWith('#'));
 

@@ -3,7 +3,7 @@
  * leaves nothing half-done; a second run completes the job.
  */
 import { execa } from 'execa';
-import { chmod, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -53,6 +53,7 @@ describeAsRoot('pinet enroll: bad input and faults', () => {
   });
   afterAll(async () => {
     await fleet?.stop();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
   });
 
   const args = (extra: string[]) => ['enroll', '-F', fleet.sshConfig, '--nfs', NFS, '--export-dir', exportDir, '--state-dir', stateDir, '--yes', ...extra];
@@ -141,7 +142,8 @@ describeAsRoot('pinet enroll: bad input and faults', () => {
     let progress = '';
     child.stderr?.on('data', (d: Buffer) => (progress += d.toString()));
     await until('the copy to start', () => progress.includes('copying'));
-    await new Promise((r) => setTimeout(r, 1500));
+    // Cut in the middle: once part of the 2 MB has landed in the export's staging directory.
+    await until('256 kB copied', async () => (await stagedBytes(exportDir, pi.serial8)) >= 256 * 1024);
     await pi.cutConnections('reset');
     const r = await child;
     await pi.throttle(null);
@@ -190,3 +192,15 @@ describeAsRoot('pinet enroll: bad input and faults', () => {
     expect(await treeSnapshot(join(exportDir, pi.serial8))).not.toBe('');
   });
 });
+
+/** Bytes of the files in the export's staging directories for `dir` (a copy in progress). */
+async function stagedBytes(exportDir: string, dir: string): Promise<number> {
+  let bytes = 0;
+  for (const n of (await readdir(exportDir)).filter((x) => x.startsWith(`.${dir}.pinet-`))) {
+    for (const f of await readdir(join(exportDir, n), { recursive: true }).catch(() => [] as string[])) {
+      const st = await stat(join(exportDir, n, f)).catch(() => undefined);
+      if (st?.isFile()) bytes += st.size;
+    }
+  }
+  return bytes;
+}

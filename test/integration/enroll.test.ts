@@ -2,7 +2,7 @@
  * `pinet enroll` / `rollback` / `list` end to end on the fake fleet, through
  * real sshd, with the real dnsmasq serving the result over TFTP.
  */
-import { chmod, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -47,6 +47,7 @@ describeAsRoot('pinet enroll on the fake fleet', () => {
   afterAll(async () => {
     await lab.cleanup().catch(() => undefined);
     await fleet?.stop();
+    for (const d of [exportDir, stateDir]) if (d) await rm(d, { recursive: true, force: true });
   });
 
   const enroll = (args: string[]) =>
@@ -167,7 +168,8 @@ describeAsRoot('pinet enroll on the fake fleet', () => {
     expect(await pi.readText('/etc/fstab')).toMatch(new RegExp(`^${NFS}/${pi.serial8} /boot/firmware nfs `, 'm'));
     expect(await pi.readText('/etc/fstab')).toMatch(/^# pinet: replaced: PARTUUID=/m);
     expect(await pi.pendingEepromConfig()).toMatch(/^BOOT_ORDER=0xf241$/m);
-    expect(await stat(join(exportDir, pi.serial8, 'kernel8.img'))).toBeTruthy();
+    expect(await readFile(join(exportDir, pi.serial8, 'kernel8.img'))).toEqual(await pi.readFile('/boot/firmware/kernel8.img'));
+    expect((await stat(join(exportDir, pi.serial8, 'kernel8.img'))).mode & 0o777).toBe(0o644);
   });
 
   it('enrolls Raspberry Pi OS Bullseye, whose boot partition is /boot', async () => {
@@ -239,7 +241,8 @@ describeAsRoot('pinet enroll on the fake fleet', () => {
     const r = await enroll(['pi5', '--yes']);
     expect(r.code, r.stdout).toBe(0);
     expect(r.stdout).toMatch(/Pi 5: network boot differs in places and is untested/);
-    expect(await stat(join(exportDir, pi.serial8, 'kernel_2712.img'))).toBeTruthy();
+    expect(await readFile(join(exportDir, pi.serial8, 'kernel_2712.img'))).toEqual(await pi.readFile('/boot/firmware/kernel_2712.img'));
+    expect((await stat(join(exportDir, pi.serial8, 'kernel_2712.img'))).mode & 0o777).toBe(0o644);
     expect(await pi.readText('/etc/fstab')).toContain(`${NFS}/${pi.serial8} /boot/firmware nfs`);
     expect(await pi.pendingEepromConfig()).toMatch(/^BOOT_ORDER=0x[0-9a-f]*2[0-9a-f]*$/m);
   });

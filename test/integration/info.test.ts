@@ -2,7 +2,7 @@
  * `pinet info` through the real OpenSSH sshd of the fake fleet: every
  * variant, as root and as a sudo user, with -F and known_hosts checking.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -40,6 +40,7 @@ describeAsRoot('pinet info on the fake fleet', () => {
   });
   afterAll(async () => {
     await fleet?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   const info = async (args: string[]) => {

@@ -4,7 +4,7 @@
  */
 import dgram from 'node:dgram';
 import type { NetworkInterfaceInfo } from 'node:os';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { UsageError } from '../../src/errors.js';
 import { probeDhcp } from '../../src/net/dhcp.js';
 import { decodeDhcp, encodeDhcp, optionText } from '../../src/net/dhcp-packet.js';
@@ -114,7 +114,8 @@ describe('probeDhcp', () => {
     const srv = await fakeServer(() => {});
     const ac = new AbortController();
     const p = probeDhcp({ sendTo: '127.0.0.1', serverPort: srv.port, clientPort: await freePort(), bindAddress: '127.0.0.1', mac: MAC, timeoutMs: 60_000, signal: ac.signal });
-    setTimeout(() => ac.abort(), 30);
+    await vi.waitFor(() => expect(srv.discovers.length).toBeGreaterThan(0)); // the probe is waiting for answers
+    ac.abort();
     await expect(p).rejects.toThrow(/DHCP probe to 127.0.0.1 was aborted/);
   });
 

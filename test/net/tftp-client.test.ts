@@ -224,7 +224,8 @@ describe('tftpGet', () => {
     const srv = await serve({ files: { f: FILE }, stopAfterBlock: 1 });
     const ac = new AbortController();
     const p = tftpGet({ server: '127.0.0.1', port: srv.port, file: 'f', blksize: 1024, timeoutMs: 60_000, retries: 5, signal: ac.signal });
-    setTimeout(() => ac.abort(), 50);
+    await vi.waitFor(() => expect(srv.acks).toContain(1)); // mid-transfer: block 1 arrived, block 2 never comes
+    ac.abort();
     const e = (await p.catch((x: unknown) => x)) as TftpError;
     expect(e.kind).toBe('aborted');
     await vi.waitFor(() => expect(srv.errorsReceived).toEqual([[0, 'Transfer aborted']]));

@@ -324,8 +324,9 @@ Host *
   it('a connection cut during a command rejects that command at once, naming host and step', async () => {
     const { cfg } = setup({ port: proxy.port });
     const h = await tryConnect('t-root', cfg);
-    const running = h.exec(['sleep', '30'], { step: 'copying /boot/firmware' });
-    await new Promise((r) => setTimeout(r, 300));
+    const arg = `30.${process.pid}`; // a command line of its own, to see it run on the host
+    const running = h.exec(['sleep', arg], { step: 'copying /boot/firmware' });
+    while (!execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').some((l) => l.trim() === `sleep ${arg}`)) await new Promise((r) => setTimeout(r, 20));
     proxy.cut();
     const e = await failure(running);
     expect(e.kind).toBe('connection-lost');

@@ -1,7 +1,7 @@
-import { mkdtempSync, mkdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { loadConfig, parseConfig } from '../../src/settings/config-file.js';
 import { ConfigError } from '../../src/errors.js';
 
@@ -58,6 +58,7 @@ describe('config file', () => {
 
   it('finds ./pinet.yaml first, then the XDG config', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pinet-cfg-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const xdg = join(dir, 'xdg');
     mkdirSync(join(xdg, 'pinet'), { recursive: true });
     writeFileSync(join(xdg, 'pinet', 'config.yaml'), 'export-dir: /from/xdg\n');
@@ -80,6 +81,7 @@ describe('config file', () => {
   it('fails clearly on a --config path that cannot be read', async () => {
     await expect(loadConfig('/nonexistent/pinet.yaml')).rejects.toThrow(/cannot read config file \/nonexistent\/pinet\.yaml: no such file/);
     const dir = mkdtempSync(join(tmpdir(), 'pinet-cfg-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     await expect(loadConfig(dir)).rejects.toThrow(/it is a directory/);
     if (process.getuid?.() !== 0) {
       const f = join(dir, 'secret.yaml');

@@ -1,7 +1,7 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { find, parseDnsmasqLine, readDnsmasqConfig } from '../../src/server/dnsmasq-read.js';
 import { DEFAULT_TEMPLATE, renderTemplate, templateView, validateDnsmasqSettings } from '../../src/server/dnsmasq-render.js';
 
@@ -29,6 +29,7 @@ describe('reading dnsmasq config like dnsmasq does', () => {
 
   it('follows a config dir like Debian starts dnsmasq, skipping backups', async () => {
     const root = mkdtempSync(join(tmpdir(), 'pinet-dconf-'));
+    onTestFinished(() => rmSync(root, { recursive: true, force: true }));
     writeFileSync(join(root, 'dnsmasq.conf'), `port=0\nconf-dir=${join(root, 'extra')},*.conf\n`);
     mkdirSync(join(root, 'd'));
     mkdirSync(join(root, 'extra'));

@@ -1,13 +1,19 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { checkDnsmasqConfig, port53Bound } from '../../src/jobs/doctor/dnsmasq-checks.js';
 import { readDnsmasqConfig } from '../../src/server/dnsmasq-read.js';
 import { DEFAULT_TEMPLATE, renderTemplate, templateView, validateDnsmasqSettings } from '../../src/server/dnsmasq-render.js';
 
+const made: string[] = [];
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
 async function checksFor(text: string, exportDir = '/mnt/netboot') {
   const dir = mkdtempSync(join(tmpdir(), 'pinet-dd-'));
+  made.push(dir);
   writeFileSync(join(dir, 'd.conf'), text);
   const cfg = await readDnsmasqConfig([join(dir, 'd.conf')]);
   return checkDnsmasqConfig(cfg, { exportDir, defaultUser: 'dnsmasq', port53InUse: false, sources: dir });

@@ -1,7 +1,7 @@
-import { mkdtempSync, mkdirSync, writeFileSync, chmodSync, chownSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync, chmodSync, chownSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { bitsFor, canRead, type UnixUser } from '../../src/server/perms.js';
 
 const dnsmasq: UnixUser = { name: 'dnsmasq', uid: 999, gid: 65534, groups: [65534] };
@@ -17,6 +17,7 @@ describe('permission rules', () => {
 
   it.runIf(process.getuid?.() === 0)('finds an unreadable file, a group-only file and an unsearchable parent on disk', async () => {
     const root = mkdtempSync(join(tmpdir(), 'pinet-perms-'));
+    onTestFinished(() => rmSync(root, { recursive: true, force: true }));
     chmodSync(root, 0o755);
     mkdirSync(join(root, 'bf9fed6f'), { mode: 0o755 });
     const f = (n: string, mode: number, gid = 0) => {
