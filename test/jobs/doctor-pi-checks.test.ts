@@ -181,6 +181,18 @@ describe('doctor on recorded Pis', () => {
     if (fix) expect(c.fix).toMatch(fix);
   });
 
+  it('enrolled with --root nfs, before the reboot: the in-sync check lists the cmdline.txt that enroll wrote on purpose', () => {
+    const c = check(enrolled('rpios-bookworm-pi4.nfsroot'), 'pi.in-sync');
+    expect(c).toMatchObject({ status: 'warn', evidence: ['cmdline.txt'] });
+  });
+
+  // Known false warning (reported): that cmdline.txt differs on purpose (--root nfs, recorded in the
+  // inventory), and the fix "pinet enroll copies them again" does nothing (enroll says up to date).
+  // Turn into it() once checkPi leaves out the cmdline.txt enroll manages.
+  it.fails('enrolled with --root nfs: the managed cmdline.txt does not count as out of sync', () => {
+    expect(check(enrolled('rpios-bookworm-pi4.nfsroot'), 'pi.in-sync').status).toBe('ok');
+  });
+
   it('a Pi 3 gets no other check; a CM4 with updates enabled no CM4 warning', () => {
     expect(checkPi(detected('pi3'), { exportDir: EXPORT_DIR, view: EMPTY }).map((c) => c.id)).toEqual(['pi.board']);
     const enabled = checkPi(detected('cm4', [eepromDefaults('CM4_ENABLE_RPI_EEPROM_UPDATE=1\n')]), { exportDir: EXPORT_DIR, view: EMPTY });
