@@ -22,6 +22,7 @@ import { macToTftpDir } from '../../pi/eeprom-config.js';
 import { checkBootNfs } from '../../pi/fstab.js';
 import { isExcluded, listTree, type TreeEntry } from '../../server/export.js';
 import type { InventoryEntry } from '../../server/state.js';
+import { cmdlineNameOf } from '../enroll/plan.js';
 import { fstabChangedSinceBoot, type BootState, type LocalMedium } from './boot-state.js';
 import { fail, ok, skip, warn, type Check } from './model.js';
 
@@ -194,8 +195,10 @@ export function checkPi(d: Detected, ctx: PiCheckContext): Check[] {
   if (dir && d.bootDir) {
     const local = view.listing;
     const differ: string[] = [];
+    // A Pi enrolled with --root nfs/rbd netboots with the cmdline.txt enroll wrote in the export, on purpose not its own.
+    const managed = ctx.entry?.root ? cmdlineNameOf(d) : undefined;
     for (const e of d.bootList) {
-      if (e.type !== 'file' || isExcluded(e.path)) continue;
+      if (e.type !== 'file' || isExcluded(e.path) || e.path === managed) continue;
       const l = local.get(e.path);
       if (!l || l.size !== e.size || l.mtimeMs !== Math.floor(e.mtimeMs / 1000) * 1000) differ.push(e.path);
     }

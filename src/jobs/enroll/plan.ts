@@ -390,7 +390,7 @@ async function describeChanges(p: PiPlan, s: EnrollSettings, tftpWhy: string): P
       path: p.cmdline.path,
       summary: `${p.cmdline.path}: root file system from ${s.root.kind === 'nfs' ? 'NFS' : 'Ceph RBD'}`,
       reason: `--root ${s.root.kind}`,
-      diff: await unifiedDiff(p.cmdline.path, p.cmdline.before, p.cmdline.after.replace(/rbdroot=([^:\s]*:[^:\s]*:)[^:\s]+/, '$1<key>')),
+      diff: await unifiedDiff(p.cmdline.path, p.cmdline.before, p.cmdline.after.replace(/rbdroot=([^:\s]*:[^:\s]*:)[^:\s]+/, 'rbdroot=$1<key>')),
     });
   }
   if (p.fstab) {
