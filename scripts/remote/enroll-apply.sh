@@ -1,5 +1,5 @@
 #!/bin/sh
-# pinet: uses lib/change.sh
+# pinet: uses lib/lock.sh lib/fstab.sh lib/eeprom.sh
 # The Pi's half of `pinet enroll` (src/jobs/enroll/pi-side.ts), in one round
 # trip and under the Pi's lock: back up the originals, write /etc/fstab
 # (only if it is still what pinet planned from), install the kernel hooks,

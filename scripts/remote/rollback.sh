@@ -1,5 +1,5 @@
 #!/bin/sh
-# pinet: uses lib/change.sh
+# pinet: uses lib/lock.sh lib/fstab.sh lib/eeprom.sh
 # The Pi's half of `pinet rollback` (src/jobs/rollback/), in one round trip
 # and under the Pi's lock: restore /etc/fstab, remove pinet's kernel hooks,
 # cancel the bootloader update enroll staged (`rpi-eeprom-update -r`) or

@@ -63,11 +63,12 @@ function option(cmd: Command, s: Setting<unknown>, help?: string): Command {
 }
 
 /** The SSH options of every command that reaches Pis (they mirror ssh's). */
-function sshOptions(cmd: Command): Command {
+function sshOptions(cmd: Command, opts: { hosts?: boolean } = {}): Command {
   const s = CONFIG.ssh;
   for (const x of [s.config, s.user, s.port, s['identity-file'], s.options, s['accept-new']]) option(cmd, x);
   option(cmd, FLAGS.askPass);
   option(cmd, s['connect-timeout']);
+  if (opts.hosts === false) return cmd;
   option(cmd, FLAGS.hostsFile);
   return option(cmd, CONFIG.concurrency);
 }
@@ -201,6 +202,50 @@ export function registerCommands(program: Command): void {
       ]),
     )
     .action(lazy(() => import('./doctor.js')));
+
+  const SV = CONFIG.server;
+  const server = program
+    .command('server')
+    .summary('set up the boot server: the NFS export, its mount, dnsmasq')
+    .description('The boot server as code: `pinet server setup` makes the NFS export, mounts it here and installs dnsmasq; `pinet server rollback` undoes it.')
+    .configureOutput({ outputError: usageErrorWriter('pinet server') });
+  const setup = sshOptions(
+    server
+      .command('setup')
+      .summary('make the NFS export, mount it here, install dnsmasq (plan, confirm, apply, verify)')
+      .description(
+        'Make the NFS export of the boot files (a Linux NFS server or NFS-Ganesha, on this machine or over SSH with --on; ' +
+          '--export existing only verifies one made by hand), mount it here at --export-dir (the article\'s fstab line), and ' +
+          'install pinet\'s dnsmasq config and restart dnsmasq; then prove it: a probe file read as the TFTP user through the ' +
+          'mount, and fetched over TFTP. Only what is missing or different changes; a second run is a no-op. Refuses the ' +
+          "article's bootstrap traps (an NFS server that netboots from here, a resolver that does, an export open to everyone).",
+      )
+      .configureOutput({ outputError: usageErrorWriter('pinet server setup') }),
+    { hosts: false },
+  );
+  options(setup, [SV.export, CONFIG.nfs, SV.on, SV.path, SV.clients, SV.squash, E.root, CONFIG['export-dir'], SV['mount-options'], SV['dnsmasq-conf'], D.subnet, D.interface, CONFIG['state-dir'], FLAGS.dryRun, FLAGS.yes])
+    .addHelpText(
+      'after',
+      examples([
+        ['pinet server setup --export kernel-nfs --nfs 10.86.5.3:/srv/picluster-boot --on root@10.86.5.3 --dry-run', 'show the plan'],
+        ['pinet server setup --export ganesha --nfs 10.86.5.3:/picluster-boot --path /srv/boot --on nfs-host --yes', 'NFS-Ganesha'],
+        ['pinet server setup --export existing --nfs nfs-host:/picluster-boot', 'mount and serve an export made by hand'],
+      ]),
+    )
+    .action(lazy(() => import('./server-setup.js')));
+  options(
+    sshOptions(
+      server
+        .command('rollback')
+        .summary('undo server setup: restore the export, fstab and dnsmasq config it replaced')
+        .description("Restore what pinet server setup replaced (from its backups): the export's files on the NFS server, the boot server's fstab line and mount, pinet's dnsmasq config. The exported directory and the boot files stay.")
+        .configureOutput({ outputError: usageErrorWriter('pinet server rollback') }),
+      { hosts: false },
+    ),
+    [CONFIG['state-dir'], FLAGS.dryRun, FLAGS.yes],
+  )
+    .addHelpText('after', examples([['pinet server rollback --dry-run', 'what would be restored'], ['pinet server rollback --yes', 'restore it']]))
+    .action(lazy(() => import('./server-rollback.js')));
 
   option(
     subcommand(program, 'list')

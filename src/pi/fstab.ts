@@ -332,3 +332,74 @@ function normaliseSource(source: string): string {
   if (colon === -1) return source;
   return source.slice(0, colon + 1) + normalisePath(source.slice(colon + 1));
 }
+
+export interface NfsMountTarget {
+  /** `nfs-host:/picluster-boot` */
+  source: string;
+  /** `/mnt/netboot` */
+  mountpoint: string;
+  /** Default `defaults,timeo=900,_netdev`. */
+  options?: string;
+}
+
+export type NfsMountEdit =
+  | { ok: true; text: string; changed: boolean; added: boolean; line: string }
+  | { ok: false; error: string; hint?: string };
+
+/**
+ * The line that mounts `source` at `mountpoint` over NFS (the boot server's
+ * own mount of the export): added at the end when the file has no line for
+ * that mount point; otherwise the line is replaced and the old one kept as a
+ * comment above it (as on a Pi). A line that already says the same is left
+ * alone. Several lines for the mount point are refused.
+ */
+export function setNfsMount(text: string, target: NfsMountTarget): NfsMountEdit {
+  const src = parseNfsSource(target.source);
+  if (!src.ok) return { ok: false, error: src.error };
+  const options = target.options ?? DEFAULT_NFS_OPTIONS;
+  const optError = validateMountOptions(options);
+  if (optError) return { ok: false, error: optError };
+  if (!/^\/[A-Za-z0-9._\/-]*$/.test(target.mountpoint)) return { ok: false, error: `mount point ${showValue(target.mountpoint)} is not a plain absolute path` };
+  const mp = normalisePath(target.mountpoint);
+  const lines = parseFstab(text);
+  const line = [target.source, mp, 'nfs', options, '0', '0'].map(escapeOctal).join(' ');
+  const hits = lines.filter((l) => l.kind === 'entry' && normalisePath(l.entry!.target) === mp);
+  if (hits.length > 1) return { ok: false, error: `/etc/fstab has ${hits.length} lines for ${mp} (lines ${hits.map((h) => h.number).join(', ')})`, hint: 'keep one, then run again' };
+  if (hits.length === 0) {
+    const eol = dominantEol(lines);
+    const body = text === '' || text.endsWith('\n') ? text : `${text}${eol}`;
+    return { ok: true, text: `${body}${line}${eol}`, changed: true, added: true, line };
+  }
+  const hit = hits[0]!;
+  const e = hit.entry!;
+  if (e.fstype === 'nfs' && normaliseSource(e.source) === normaliseSource(target.source) && e.options.join(',') === options) {
+    return { ok: true, text, changed: false, added: false, line: hit.text };
+  }
+  const index = hit.number - 1;
+  const above = index > 0 ? lines[index - 1] : undefined;
+  const out: Line[] = lines.map(({ text: t, eol }) => ({ text: t, eol }));
+  if (above !== undefined && above.text.startsWith(FSTAB_MARKER)) out[index] = { text: line, eol: hit.eol };
+  else out.splice(index, 1, { text: FSTAB_MARKER + hit.text, eol: hit.eol === '' ? dominantEol(lines) : hit.eol }, { text: line, eol: hit.eol });
+  return { ok: true, text: joinLines(out), changed: true, added: false, line };
+}
+
+/** Undoes setNfsMount: the commented original comes back, or an added line goes. */
+export function removeNfsMount(text: string, target: { source: string; mountpoint: string }): { text: string; changed: boolean } {
+  const mp = normalisePath(target.mountpoint);
+  const lines = parseFstab(text);
+  const out: Line[] = [];
+  let changed = false;
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i]!;
+    const next = lines[i + 1];
+    const ours = (x: FstabLine | undefined) => x?.kind === 'entry' && normalisePath(x.entry!.target) === mp && normaliseSource(x.entry!.source) === normaliseSource(target.source);
+    if (l.text.startsWith(FSTAB_MARKER) && ours(next)) {
+      out.push({ text: l.text.slice(FSTAB_MARKER.length), eol: next!.eol });
+      i++;
+      changed = true;
+    } else if (ours(l)) {
+      changed = true;
+    } else out.push({ text: l.text, eol: l.eol });
+  }
+  return { text: changed ? joinLines(out) : text, changed };
+}

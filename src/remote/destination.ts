@@ -125,3 +125,12 @@ export function parseDestination(text: string): Destination {
 export function hostPort(host: string, port: number): string {
   return port === 22 ? host : `[${host}]:${port}`;
 }
+
+/** A destination checked without throwing (for the settings layer). */
+export function checkDestination(text: string): { ok: true; value: Destination } | { ok: false; error: string } {
+  try {
+    return { ok: true, value: parseDestination(text) };
+  } catch (err) {
+    return { ok: false, error: err instanceof Error ? err.message : String(err) };
+  }
+}

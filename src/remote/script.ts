@@ -22,10 +22,17 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { RemoteError, lastLine } from './errors.js';
-import type { ExecOptions, RemoteHost, StartedCommand } from './remote-host.js';
+import type { ExecOptions, ExecResult, StartedCommand } from './remote-host.js';
+
+/** Where scripts run: a RemoteHost (over SSH) or the LocalHost (this machine). */
+export interface ScriptHost {
+  readonly label: string;
+  execScript(script: string, args: readonly string[], opts: ExecOptions & { encoding: 'buffer' }): Promise<ExecResult<Buffer>>;
+  start(argv: readonly string[], opts?: Omit<ExecOptions, 'reject'>): Promise<StartedCommand>;
+}
 
 /** Every script pinet runs on a host (the file names in scripts/remote/, without .sh). */
-export const SCRIPT_NAMES = ['gather', 'read-files', 'stat', 'write-file', 'list-tree', 'tar-tree', 'enroll-apply', 'rollback', 'boot-state', 'reboot'] as const;
+export const SCRIPT_NAMES = ['gather', 'read-files', 'stat', 'write-file', 'list-tree', 'tar-tree', 'enroll-apply', 'rollback', 'boot-state', 'reboot', 'nfs-detect', 'nfs-export-apply', 'nfs-export-restore', 'boot-mount'] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
 const SCRIPT_DIR = new URL('../../scripts/remote/', import.meta.url);
@@ -139,7 +146,7 @@ export interface RunScriptOptions extends Omit<ExecOptions, 'reject'> {
 }
 
 /** Runs a framed script and returns its records (see the module comment). */
-export async function runScript(host: RemoteHost, name: ScriptName, args: readonly string[], opts: RunScriptOptions): Promise<ScriptOutput> {
+export async function runScript(host: ScriptHost, name: ScriptName, args: readonly string[], opts: RunScriptOptions): Promise<ScriptOutput> {
   const src = scriptSource(name);
   if (src.raw) throw new Error(`internal error: ${name} is a raw script; use startScript`);
   const marker = `@@pinet-${randomBytes(12).toString('hex')}@@`;
@@ -162,7 +169,7 @@ export async function runScript(host: RemoteHost, name: ScriptName, args: readon
 }
 
 /** Starts a raw (streaming) script; the caller consumes stdout and awaits `done`. */
-export function startScript(host: RemoteHost, name: ScriptName, args: readonly string[], opts: Omit<ExecOptions, 'reject'> & { step: string }): Promise<StartedCommand> {
+export function startScript(host: ScriptHost, name: ScriptName, args: readonly string[], opts: Omit<ExecOptions, 'reject'> & { step: string }): Promise<StartedCommand> {
   const src = scriptSource(name);
   if (!src.raw) throw new Error(`internal error: ${name} is a framed script; use runScript`);
   return host.start(['sh', '-c', src.text, 'sh', ...args], opts);

@@ -184,6 +184,28 @@ export class StateStore {
     }
   }
 
+  /** A JSON document of the state directory (server.json …); undefined when there is none. */
+  async readJson(name: string): Promise<unknown> {
+    const path = join(this.dir, name);
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new PinetError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`, { cause: err });
+    }
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      throw new PinetError(`${path} is damaged (${(err as Error).message})`, { hint: 'move it away and run again' });
+    }
+  }
+
+  async writeJson(name: string, data: unknown): Promise<void> {
+    await this.ensure();
+    await writeFileAtomic(join(this.dir, name), `${JSON.stringify(data, null, 2)}\n`, { mode: 0o600 });
+  }
+
   backupDir(serial: string, stamp: string): string {
     return join(this.dir, 'backups', serial, stamp);
   }

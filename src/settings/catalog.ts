@@ -10,7 +10,8 @@ import { resolveBootOrder, PRESET_NAMES } from '../pi/boot-order.js';
 import { parseNfsRootSpec, parseRbdSpec } from '../pi/cmdline.js';
 import { DEFAULT_NFS_OPTIONS, parseNfsSource, validateMountOptions } from '../pi/fstab.js';
 import { checkMac } from '../pi/ids.js';
-import { isValidUserName } from '../remote/destination.js';
+import { checkDestination, isValidUserName } from '../remote/destination.js';
+import { checkClient, checkExportPath, SQUASH_MODES } from '../server/nfs-export.js';
 import { checkConfigPath, checkInterfaceName, checkMenuText, checkSubnet, DEFAULT_TFTP_ROOT, RPI_MENU_TEXT } from '../server/dnsmasq-values.js';
 import { isIPv4 } from '../util/ipv4.js';
 import { anyPath, bad, boolean, fromCheck, int, list, ok, oneOf, plainText, text, type Setting } from './setting.js';
@@ -198,6 +199,57 @@ const dnsmasq = {
   output: setting({ flag: '-o, --output <file>', help: 'write the config to this file', check: anyPath, defaultText: 'stdout', path: true }),
 };
 
+const server = {
+  export: setting({
+    flag: '--export <backend>',
+    help: 'how the NFS export is served: kernel-nfs (Linux NFS server), ganesha (NFS-Ganesha), ceph (CephFS + Ganesha managed by Ceph), or existing (change nothing, only verify)',
+    check: oneOf(['kernel-nfs', 'ganesha', 'ceph', 'existing'] as const),
+    choices: ['kernel-nfs', 'ganesha', 'ceph', 'existing'],
+  }),
+  on: setting({
+    flag: '--on <destination>',
+    help: 'the NFS server, reached over SSH like a Pi (user@host, an alias); without it, this machine',
+    check: text((s) => {
+      const r = checkDestination(s);
+      return r.ok ? ok(s) : bad(r.error);
+    }),
+    defaultText: 'this machine',
+  }),
+  path: setting({
+    flag: '--path <dir>',
+    help: 'the exported directory on the NFS server',
+    check: text(checkExportPath),
+    defaultText: 'the path of --nfs',
+  }),
+  clients: setting({
+    flag: '--client <addr|cidr>',
+    help: 'who may mount the export; may be repeated (never everyone)',
+    check: list(text(checkClient)),
+    repeatable: true,
+    defaultText: "the Pis' subnet and this boot server",
+  }),
+  squash: setting({
+    flag: '--squash <mode>',
+    help: "how the NFS server maps the Pis' root: none (files stay root's; pinet's kernel hook keeps them readable), root (root squashed to the anonymous user), tftp-user (every access squashed to the TFTP server's user)",
+    check: oneOf(SQUASH_MODES),
+    choices: SQUASH_MODES,
+    default: 'none' as const,
+  }),
+  'mount-options': setting({
+    flag: "--mount-options <opts>",
+    help: "NFS mount options of the boot server's own fstab line",
+    check: fromCheck(validateMountOptions),
+    default: DEFAULT_NFS_OPTIONS,
+  }),
+  'dnsmasq-conf': setting({
+    flag: '--dnsmasq-conf <file>',
+    help: "where pinet's dnsmasq config goes",
+    check: anyPath,
+    default: '/etc/dnsmasq.d/pinet.conf',
+    path: true,
+  }),
+};
+
 /** The settings pinet.yaml may hold; the object's shape is the file's shape. */
 export const CONFIG = {
   'export-dir': exportDir,
@@ -209,6 +261,7 @@ export const CONFIG = {
   enroll,
   doctor,
   dnsmasq,
+  server,
 };
 
 /** Settings that exist only as flags. */

@@ -89,7 +89,7 @@ describe('remote scripts', () => {
     const offenders: string[] = [];
     for (const file of walk(join(ROOT, 'src')).filter((f) => f.endsWith('.ts'))) {
       const rel = relative(ROOT, file);
-      if (rel === 'src/remote/script.ts' || rel === 'src/remote/remote-host.ts') continue;
+      if (['src/remote/script.ts', 'src/remote/remote-host.ts', 'src/remote/local-host.ts'].includes(rel)) continue; // the runner and the two hosts it runs on
       const text = readFileSync(file, 'utf8');
       if (/['"]sh['"],\s*['"]-c['"]/.test(text) || literals(text).some(looksLikeShell)) offenders.push(rel);
     }

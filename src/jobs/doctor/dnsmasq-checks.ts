@@ -7,7 +7,9 @@
 import { resolve } from 'node:path';
 import { find, type DnsmasqConfig, type Directive } from '../../server/dnsmasq-read.js';
 import { RPI_MENU_TEXT } from '../../server/dnsmasq-render.js';
-import { parseGroup, parsePasswd, type UnixUser } from '../../server/perms.js';
+import { tftpIdentity, type Accounts } from '../../server/perms.js';
+
+export { tftpIdentity, type Accounts };
 import { isIPv4, parseIPv4, maskToPrefix, networkOf, type IPv4Net } from '../../util/ipv4.js';
 import { fail, ok, skip, warn, type Check } from './model.js';
 
@@ -134,35 +136,6 @@ export function checkDnsmasqConfig(
     checks.push(ok('dnsmasq.dns', 'DNS off', 'port=0 (no DNS service)', [at(port)]));
   }
   return { checks, facts };
-}
-
-export interface Accounts {
-  /** /etc/passwd and /etc/group as text. */
-  passwd: string;
-  group: string;
-}
-
-/**
- * Who dnsmasq's TFTP server reads files as, by dnsmasq's own rules
- * (dnsmasq.c): the `user=` user (else the default); the `group=` group, else
- * "dip" when that group exists, else the user's primary group; and no
- * supplementary groups, which dnsmasq drops (setgroups(0)) before it serves.
- * Group membership in /etc/group therefore does not help it read a file.
- * `user` is undefined when the user is not in /etc/passwd here.
- */
-export function tftpIdentity(userName: string, groupName: string | undefined, accounts: Accounts): { user?: UnixUser; groupName?: string; note: string } {
-  const pw = parsePasswd(accounts.passwd).get(userName);
-  if (!pw) return { note: `TFTP user ${userName} is not in /etc/passwd here: judged by the "other" permission bits` };
-  const groups = parseGroup(accounts.group);
-  const g = groupName !== undefined ? groups.find((x) => x.name === groupName) : (groups.find((x) => x.name === 'dip') ?? groups.find((x) => x.gid === pw.gid));
-  const gid = g?.gid ?? (groupName === undefined ? pw.gid : -1);
-  const shown = g?.name ?? groupName ?? String(pw.gid);
-  const why = groupName !== undefined ? 'group=' : g?.name === 'dip' ? 'dnsmasq\'s default group "dip"' : 'the user\'s primary group';
-  return {
-    user: { name: userName, uid: pw.uid, gid, groups: gid >= 0 ? [gid] : [] },
-    groupName: shown,
-    note: `TFTP user ${userName}: uid ${pw.uid}, group ${shown} (gid ${gid >= 0 ? gid : 'unknown'}, ${why}); dnsmasq drops supplementary groups, so no other group counts`,
-  };
 }
 
 export function verdictCheck(result: { ok: boolean; message: string } | { skipped: string }): Check {

@@ -1,0 +1,37 @@
+/**
+ * What `pinet server setup` records in the state directory (server.json):
+ * how the export is served and squashed (enroll and doctor read it: on a
+ * squashing export the Pis' directories and files must belong to the
+ * anonymous identity), and where the originals of every file it replaced
+ * were kept, for `pinet server rollback`.
+ */
+import type { Anon, Squash } from '../../server/nfs-export.js';
+import type { Backend } from './plan.js';
+
+export interface ServerRecord {
+  version: 1;
+  backend: Backend;
+  on?: string;
+  nfs: string;
+  path: string;
+  clients: string[];
+  squash: Squash;
+  anon: Anon;
+  exportDir: string;
+  dnsmasqConf: string;
+  updatedAt: string;
+  backups: {
+    /** On the NFS server: the backup directory and the files backed up there; files pinet created (rollback deletes them). */
+    nfs?: { host: string; dir: string; files: string[]; created: string[] };
+    /** Here: /etc/fstab before pinet's line. */
+    fstab?: string;
+    /** Here: pinet's dnsmasq config file before this setup, or it did not exist. */
+    dnsmasq?: string;
+    dnsmasqCreated?: boolean;
+  };
+}
+
+export function isServerRecord(x: unknown): x is ServerRecord {
+  const r = x as ServerRecord | null;
+  return r !== null && typeof r === 'object' && r.version === 1 && typeof r.nfs === 'string' && typeof r.exportDir === 'string';
+}
