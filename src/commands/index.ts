@@ -240,6 +240,39 @@ export function registerCommands(program: Command): void {
     )
     .action(lazy(() => import('./doctor.js')));
 
+  subcommand(program, 'watch')
+    .summary("show every Pi's network boot live, from dnsmasq's log")
+    .description(
+      "Follow dnsmasq's log (the log-facility= file of the dnsmasq config doctor reads, else the journal of dnsmasq.service; " +
+        'or --log/--journal) and show each Pi\'s boot: DHCP proxy offer, bootloader files, kernel, initramfs, booted (its ' +
+        'SSH port answers, for Pis in the inventory), with files and bytes sent, time since its first packet, and verdicts ' +
+        'in doctor\'s words as they happen. A live table on a terminal, one line per event elsewhere, one JSON event per ' +
+        'line with --json. Ctrl-C prints the summary; --once reads what is there and prints doctor\'s log summary.',
+    )
+    .option('--log <file>', 'read this log file (followed like tail -F: survives rotation and truncation); - for stdin')
+    .option('--journal', 'read the systemd journal of the dnsmasq unit (journalctl -u dnsmasq -f)')
+    .option('--journal-file <file>', 'read this journal file (journalctl --file)')
+    .option('--unit <name>', 'the systemd unit of dnsmasq (default: dnsmasq)')
+    .option('--once', 'read what is in the log now, print the summary and exit (1 if a boot failed)')
+    .option('--since <time>', 'start this far back: 10m, "2 hours ago", 14:05, "2024-11-25 14:05" (default: new lines only)')
+    .option('--dnsmasq-conf <file>', 'dnsmasq config file or directory; may be repeated (default: /etc/dnsmasq.conf and /etc/dnsmasq.d)', collect)
+    .option('--export-dir <dir>', 'the export as mounted here, the TFTP root (default: config, else /mnt/netboot)')
+    .option('--state-dir <dir>', 'where pinet keeps its inventory (Pis are named from it)')
+    .option('--stall <seconds>', 'a booting Pi with no log line for this long is stuck (default 60)')
+    .option('--boot-timeout <seconds>', 'how long to wait for SSH after the last boot file (default 300)')
+    .option('--no-ssh', 'do not check SSH of enrolled Pis after their boot files were sent')
+    .addHelpText(
+      'after',
+      examples([
+        ['sudo pinet watch', 'follow the boots as they happen'],
+        ['sudo pinet watch --since 10m', 'include the last ten minutes'],
+        ['pinet watch --log /var/log/dnsmasq.log --once', 'the summary of a log (as doctor --log)'],
+        ['journalctl -u dnsmasq -o short | pinet watch --log -', 'any log on stdin'],
+        ['sudo pinet watch --json | jq -c \'select(.type=="verdict")\'', 'one JSON event per line'],
+      ]),
+    )
+    .action(lazy(() => import('./watch.js')));
+
   subcommand(program, 'list')
     .summary('list the enrolled Pis (from the inventory)')
     .description('Print the inventory enroll keeps: each Pi\'s directory, serial, host, MAC, board, OS and BOOT_ORDER.')
