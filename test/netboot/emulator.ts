@@ -15,6 +15,7 @@ import { localBoot } from './local-boot.js';
 import { BootLog } from './log.js';
 import { NamespaceSockets } from './netns-sockets.js';
 import { networkBoot } from './network-boot.js';
+import { TftpFaults } from './tftp-session.js';
 import type { BootAttempt, BootFiles, BootOptions, BootResult, FirmwareFailurePolicy, NetbootFailure, TftpRequestRecord } from './types.js';
 
 export const DEFAULT_MAX_ROUNDS = 3;
@@ -84,6 +85,7 @@ export async function bootPi(o: BootOptions): Promise<BootResult> {
   mkdirSync(o.outDir, { recursive: true });
 
   let sockets: NamespaceSockets | undefined;
+  const faults = o.faults ? new TftpFaults(o.faults) : undefined;
   let booted: { mode: BootResult['mode']; files?: BootFiles; network?: BootResult['network'] } | undefined;
   let halted: { mode: BootResult['mode']; failure: NetbootFailure; network?: BootResult['network'] } | undefined;
   const firmwareVerdict = (): AttemptVerdict => (policy === 'halt' ? 'halted' : policy === 'reset' ? 'reset' : 'failed');
@@ -137,6 +139,7 @@ export async function bootPi(o: BootOptions): Promise<BootResult> {
           broadcastFlag: o.dhcpBroadcastFlag ?? true,
           log,
           records,
+          ...(faults && { faults }),
           signal: o.signal,
         });
         bytesReceived += r.bytes;

@@ -31,7 +31,7 @@ import type { BootLog } from './log.js';
 import type { NamespaceSockets } from './netns-sockets.js';
 import { addAddress, addressesOf, defaultRoute, delAddress, delDefaultRoute, linkUp, routeLimitedBroadcast, waitForCarrier } from './nic.js';
 import { piDhcp } from './pi-dhcp.js';
-import { RequiredFileFailed, TftpSession } from './tftp-session.js';
+import { RequiredFileFailed, TftpSession, type TftpFaults } from './tftp-session.js';
 import type { BootFiles, DhcpOutcome, NetbootFailure, PiNic, TftpRequestRecord } from './types.js';
 
 export interface NetworkBootInput {
@@ -48,6 +48,7 @@ export interface NetworkBootInput {
   broadcastFlag: boolean;
   log: BootLog;
   records: TftpRequestRecord[];
+  faults?: TftpFaults;
   signal?: AbortSignal;
 }
 
@@ -161,6 +162,7 @@ export async function networkBoot(i: NetworkBootInput): Promise<NetworkBootOutco
       fileTimeoutMs: eeprom.tftpFileTimeoutMs,
       log,
       records: i.records,
+      ...(i.faults && { faults: i.faults }),
       signal: i.signal,
     });
     let prefix: string | undefined;

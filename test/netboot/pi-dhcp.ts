@@ -193,12 +193,13 @@ export async function piDhcp(o: PiDhcpOptions): Promise<DhcpOutcome> {
       const failure: DhcpOutcome['failure'] = offers.length === 0 ? 'no-offer' : !pxe ? 'no-pi-menu' : !addressOffer() ? 'no-address' : 'no-ack';
       const seen = offers.map(describeOffer).join('; ');
       const secsText = `${(elapsed() / 1000).toFixed(1)} s`;
-      const message = {
-        'no-offer': `no DHCP answer to ${discoversSent} DISCOVER(s) in ${secsText}: no DHCP server or PXE proxy answers this Pi`,
-        'no-pi-menu': `${offers.length} offer(s) in ${secsText}, none with a "${o.menuText}" menu entry in option 43 (${seen}): dnsmasq needs pxe-service=0,"${o.menuText}" for this Pi`,
-        'no-address': `the PXE offer (${describeOffer(pxe ?? offers[0]!)}) has the menu, but no server offered an address in ${secsText}: a proxy DHCP server needs the LAN's own DHCP server`,
-        'no-ack': `${chosen?.serverId ?? 'the DHCP server'} did not ACK the REQUEST for ${chosen?.yiaddr ?? '?'} within ${secsText}`,
-      }[failure];
+      const why: Record<NonNullable<DhcpOutcome['failure']>, () => string> = {
+        'no-offer': () => `no DHCP answer to ${discoversSent} DISCOVER(s) in ${secsText}: no DHCP server or PXE proxy answers this Pi`,
+        'no-pi-menu': () => `${offers.length} offer(s) in ${secsText}, none with a "${o.menuText}" menu entry in option 43 (${seen}): dnsmasq needs pxe-service=0,"${o.menuText}" for this Pi`,
+        'no-address': () => `the PXE offer (${describeOffer(pxe!)}) has the menu, but no server offered an address in ${secsText}: a proxy DHCP server needs the LAN's own DHCP server`,
+        'no-ack': () => `${chosen?.serverId ?? 'the DHCP server'} did not ACK the REQUEST for ${chosen?.yiaddr ?? '?'} within ${secsText}`,
+      };
+      const message = why[failure]();
       return { ok: false, failure, message, ...base() };
     }
 

@@ -38,6 +38,9 @@ export interface TransferOptions {
   fileTimeoutMs: number;
   /** Receives the file's blocks in order (`get`). */
   sink?: (chunk: Buffer) => void;
+  /** Fault injection for tests: true drops that received packet / that ACK before it is sent. */
+  loseReceived?: () => boolean;
+  loseAck?: () => boolean;
   signal?: AbortSignal;
 }
 
@@ -100,6 +103,7 @@ export function transfer(o: TransferOptions): Promise<TransferResult> {
     function onMessage(msg: Buffer, from: { address: string; port: number }): void {
       if (settled || from.address !== o.server) return;
       if (tid !== undefined && from.port !== tid) return;
+      if (o.loseReceived?.()) return;
       tid = from.port;
       quietSince = performance.now();
       const p = decodeTftpPacket(msg);
@@ -143,7 +147,7 @@ export function transfer(o: TransferOptions): Promise<TransferResult> {
           bytes += p.data.length;
           o.sink?.(p.data);
           last = encodeAck(p.block);
-          send(last);
+          if (!o.loseAck?.()) send(last);
           if (p.data.length < blksize) {
             finish({ outcome: 'sent' });
             return;

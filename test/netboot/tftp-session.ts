@@ -31,6 +31,7 @@ export interface SessionOptions {
   log: BootLog;
   /** Shared by every attempt of the boot, so `seq` runs over the whole boot. */
   records: TftpRequestRecord[];
+  faults?: TftpFaults;
   signal?: AbortSignal;
 }
 
@@ -45,6 +46,29 @@ function describe(r: TftpRequestRecord): string {
     default:
       return `error ${r.errorCode}: ${JSON.stringify(r.serverMessage ?? '')}`;
   }
+}
+
+/**
+ * Packet loss for tests (no netem here): the Nth TFTP packet the Pi
+ * receives, or the Nth ACK it sends, counted over the whole boot, is lost,
+ * so the real server's retransmissions are exercised.
+ */
+export class TftpFaults {
+  private received = 0;
+  private acks = 0;
+  lostReceived = 0;
+  lostAcks = 0;
+  constructor(private readonly o: { loseReceived?: number[]; loseAcks?: number[] }) {}
+  loseReceived = (): boolean => {
+    const lose = this.o.loseReceived?.includes(++this.received) ?? false;
+    if (lose) this.lostReceived += 1;
+    return lose;
+  };
+  loseAck = (): boolean => {
+    const lose = this.o.loseAcks?.includes(++this.acks) ?? false;
+    if (lose) this.lostAcks += 1;
+    return lose;
+  };
 }
 
 export class TftpSession {
@@ -82,6 +106,7 @@ export class TftpSession {
         retransmitMs: this.o.retransmitMs,
         fileTimeoutMs: this.o.fileTimeoutMs,
         sink: fd === undefined ? undefined : (chunk) => writeSync(fd!, chunk),
+        ...(this.o.faults && { loseReceived: this.o.faults.loseReceived, loseAck: this.o.faults.loseAck }),
         signal: this.o.signal,
       });
       if (fd !== undefined) {

@@ -134,6 +134,12 @@ export interface BootOptions {
   tftpRetransmitMs?: number;
   /** Set the DHCP broadcast flag (default true; the real Pi clears it, see README). */
   dhcpBroadcastFlag?: boolean;
+  /**
+   * Packet loss, for tests (this kernel has no netem): the Nth TFTP packet
+   * the Pi receives / the Nth ACK it sends, counted over the whole boot from
+   * 1, is lost. The real server's retransmissions then have to carry the boot.
+   */
+  faults?: { loseReceived?: number[]; loseAcks?: number[] };
   /** Every log line as it happens. */
   onLog?: (line: string) => void;
   signal?: AbortSignal;
