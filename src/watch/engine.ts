@@ -40,6 +40,8 @@ export interface EngineOptions {
   dhcpWaitMs?: number;
   /** Check SSH of enrolled Pis after their last boot file (the runner does it). Default true. */
   ssh?: boolean;
+  /** When watching began: a boot whose files were all sent before is history (--since), its boot time unknown. */
+  liveFromMs?: number;
 }
 
 const STAGE_RANK = new Map(STAGES.map((s, i) => [s, i]));
@@ -129,12 +131,14 @@ export class WatchEngine {
     const pi = this.reg.all.find((p) => p.id === id);
     if (!pi || pi.stage !== 'loaded') return [];
     const out: WatchEvent[] = [];
+    // Files sent before watch began (read back with --since): SSH answering now says the Pi is up, not how long it took.
+    const history = (pi.loadedMs ?? timeMs) < (this.o.liveFromMs ?? 0) - 2000;
     const seconds = Math.round((timeMs - pi.firstMs) / 100) / 10;
-    pi.bootSeconds = seconds;
+    if (!history) pi.bootSeconds = seconds;
     pi.ended = 'booted';
     const from = this.o.catalog.root && pi.dir ? `${this.o.catalog.root}/${pi.dir}` : undefined;
-    this.setStage(out, pi, 'booted', timeMs, `netbooted in ${Math.round(seconds)} s${from ? ` from ${from}` : ''}`);
-    out.push({ type: 'booted', time: iso(timeMs), pi: refOf(pi), attempt: pi.attempt, seconds, ...(from && { from }), ssh });
+    this.setStage(out, pi, 'booted', timeMs, history ? `up; it booted before watch started${from ? `, from ${from}` : ''}` : `netbooted in ${Math.round(seconds)} s${from ? ` from ${from}` : ''}`);
+    out.push({ type: 'booted', time: iso(timeMs), pi: refOf(pi), attempt: pi.attempt, ...(!history && { seconds }), ...(from && { from }), ssh });
     pi.last = `booted: SSH answers on ${ssh}`;
     return out;
   }
@@ -253,6 +257,7 @@ export class WatchEngine {
         const pi = e.client ? this.tftpPi(prefix, e.client, file, ms, out) : (this.reg.atDir(prefix) ?? this.tftpPi(prefix, undefined, file, ms, out));
         const optional = OPTIONAL_BOOT_FILES.has(file);
         this.fileEvent(out, pi, ms, file, 'not-found', { optional, ...(e.client && { client: e.client }) });
+        this.advance(out, pi, ms, file);
         if (optional) this.notice(out, ms, 'log.optional', 'info', words.OPTIONAL_NOT_FOUND);
         else if (file === 'start4.elf' && prefix !== '') this.verdict(out, pi, ms, 'boot.prefix', 'warn', words.prefixMissing(prefix, this.o.catalog.root, pi.entry?.host));
         else this.verdict(out, pi, ms, 'boot.not-found', 'fail', words.notFound(file, prefix, this.o.catalog.root, pi.entry?.host));
@@ -263,6 +268,7 @@ export class WatchEngine {
         const pi = this.reg.atDir(prefix) ?? this.tftpPi(prefix, undefined, file, ms, out);
         const facts = this.o.catalog.file(e.path);
         this.fileEvent(out, pi, ms, file, 'denied', { detail: e.reason });
+        this.advance(out, pi, ms, file);
         const dirPath = e.path.slice(0, e.path.length - file.length).replace(/\/+$/, '') || '/';
         this.verdict(out, pi, ms, 'boot.denied', 'fail', words.denied(file, e.path, facts, dirPath, this.o.catalog.tftpUser, pi.entry?.host));
         return;
@@ -320,7 +326,7 @@ export class WatchEngine {
       pi.failedPending.delete(file);
       this.fileEvent(out, pi, ms, file, 'sent', { client: e.client, ...(bytes !== undefined && { bytes }) });
     }
-    this.advance(out, pi, ms, file, probe);
+    this.advance(out, pi, ms, file);
   }
 
   private fileEvent(out: WatchEvent[], pi: PiState, ms: number, file: string, outcome: FileOutcome, extra: { client?: string; bytes?: number; optional?: boolean; detail?: string }): void {
@@ -332,19 +338,18 @@ export class WatchEngine {
     out.push({ type: 'file', time: iso(ms), pi: refOf(pi), attempt: pi.attempt, file, outcome, ...extra });
   }
 
-  /** The stage after a transfer: kernel once cmdline.txt (or any kernel file) came, loaded once the kernel and initramfs were sent. */
-  private advance(out: WatchEvent[], pi: PiState, ms: number, file: string, probe: boolean): void {
+  /** The stage after a transfer: initramfs or kernel once one of their files is asked for, loaded once all of them were sent. */
+  private advance(out: WatchEvent[], pi: PiState, ms: number, file: string): void {
     if (pi.ended || rank(pi.stage) >= rank('loaded')) return;
     const info = pi.dir !== undefined ? this.o.catalog.dir(pi.dir) : undefined;
     const kernel = info?.kernel;
     const initramfs = info?.initramfs ?? [];
     const isKernel = kernel !== undefined ? file === kernel : isKernelFile(file);
     const kernelSent = kernel !== undefined ? pi.sent.has(kernel) : [...pi.sent].some((f) => isKernelFile(f));
-    const bootFileEvent = isKernel || initramfs.includes(file) || file === 'cmdline.txt' || (probe && (isKernel || initramfs.includes(file)));
     let stage: Stage = pi.stage;
     if (kernelSent && initramfs.every((f) => pi.sent.has(f))) stage = 'loaded';
-    else if (kernelSent) stage = 'initramfs';
-    else if (bootFileEvent || rank(pi.stage) >= rank('kernel')) stage = 'kernel';
+    else if (isKernel) stage = 'kernel';
+    else if (initramfs.includes(file)) stage = 'initramfs';
     if (rank(stage) <= rank(pi.stage)) return;
     if (stage === 'loaded') {
       pi.loadedMs = ms;

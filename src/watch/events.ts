@@ -6,8 +6,13 @@
  * seconds.
  */
 
-/** Where a Pi is in its network boot, in order. */
-export const STAGES = ['dhcp', 'firmware', 'kernel', 'initramfs', 'loaded', 'booted'] as const;
+/**
+ * Where a Pi is in its network boot, in order. The firmware loads the
+ * initramfs before the device tree and the kernel (the seed article's real
+ * boot log, reproduced by test/netboot's emulator), so `initramfs` comes
+ * before `kernel`; a Pi whose kernel comes first skips `initramfs`.
+ */
+export const STAGES = ['dhcp', 'firmware', 'initramfs', 'kernel', 'loaded', 'booted'] as const;
 export type Stage = (typeof STAGES)[number];
 
 /** What a stage means, for people. */
@@ -51,8 +56,11 @@ export type WatchEvent =
   | { type: 'stage'; time: string; pi: PiRef; attempt: number; stage: Stage; from?: Stage; elapsed: number; note?: string }
   /** A finding about a Pi, in doctor's words, with the fix. */
   | { type: 'verdict'; time: string; pi: PiRef; attempt: number; id: string; level: Level; finding: string; fix?: string; evidence?: string[] }
-  /** The Pi answers SSH after its boot files were sent: the boot took `seconds` from the first packet. */
-  | { type: 'booted'; time: string; pi: PiRef; attempt: number; seconds: number; from?: string; ssh: string }
+  /**
+   * The Pi answers SSH after its boot files were sent: the boot took `seconds` from the first packet
+   * (absent when the files were sent before watch started, read back with --since).
+   */
+  | { type: 'booted'; time: string; pi: PiRef; attempt: number; seconds?: number; from?: string; ssh: string }
   /** The end: one row per Pi and doctor's log summary (`checks`, the same groups as `pinet doctor --log`). */
   | { type: 'summary'; time: string; ok: boolean; pis: PiRow[]; checks: unknown[] };
 

@@ -27,7 +27,7 @@ export function seconds(s: number): string {
 
 /** "pi-07 (bf9fed6f)", "bf9fed6f", "dc:a6:32:01:02:03 (10.0.0.5)". */
 export function piLabel(p: PiRef): string {
-  const extra = p.host ? p.dir : p.dir !== undefined && p.dir !== p.id ? p.dir : p.ip && p.ip !== p.id ? p.ip : undefined;
+  const extra = p.host ? p.dir : [p.dir, p.mac, p.ip].find((x) => x !== undefined && x !== '' && x !== p.name);
   return extra ? `${p.name} (${extra})` : p.name;
 }
 
@@ -63,7 +63,11 @@ export function eventLines(e: WatchEvent, c: Paint = plain): string[] {
       return [`${t} ${tag} ${piLabel(e.pi)}: ${e.finding}`, ...(e.evidence ?? []).map((x) => `           ${c.dim(x)}`), ...(e.fix ? [`           ${c.cyan(`fix: ${e.fix}`)}`] : [])];
     }
     case 'booted':
-      return [`${t} ${c.green('ok  ')} ${piLabel(e.pi)}: netbooted in ${Math.round(e.seconds)} s${e.from ? ` from ${e.from}` : ''} (SSH answers on ${e.ssh})`];
+      return [
+        e.seconds !== undefined
+          ? `${t} ${c.green('ok  ')} ${piLabel(e.pi)}: netbooted in ${Math.round(e.seconds)} s${e.from ? ` from ${e.from}` : ''} (SSH answers on ${e.ssh})`
+          : `${t} ${c.green('ok  ')} ${piLabel(e.pi)}: up (SSH answers on ${e.ssh}); it booted before watch started${e.from ? `, from ${e.from}` : ''}`,
+      ];
     case 'summary':
       return [];
   }
@@ -73,7 +77,7 @@ export const COLUMNS = ['PI', 'STAGE', 'FILES', 'BYTES', 'TIME', 'LAST'] as cons
 
 export function rowCells(r: PiRow): string[] {
   const stage = r.state === 'fail' ? `FAILED at ${STAGE_TEXT[r.stage]}` : r.state === 'warn' && r.stage !== 'booted' ? `${STAGE_TEXT[r.stage]} (stuck)` : STAGE_TEXT[r.stage];
-  const last = r.bootSeconds !== undefined ? `netbooted in ${Math.round(r.bootSeconds)} s` : (r.verdict ?? r.last);
+  const last = r.bootSeconds !== undefined ? `netbooted in ${Math.round(r.bootSeconds)} s` : r.stage === 'booted' ? 'up (booted before watch started)' : (r.verdict ?? r.last);
   return [piLabel(r.pi), stage, String(r.files), human(r.bytes), seconds(r.elapsed), last];
 }
 

@@ -56,6 +56,7 @@ export async function runWatch(o: WatchRun): Promise<WatchResult> {
     stallMs: o.stallMs,
     dhcpWaitMs: o.dhcpWaitMs,
     ssh: o.ssh && !o.once,
+    liveFromMs: Date.now(),
     ...(o.config && { config: o.config }),
   });
   const header = `watching ${describeSource(o.source)}`;

@@ -126,7 +126,7 @@ describe('four Pis booting at once (real dnsmasq log)', async () => {
     const engine = make();
     const { events, lastMs } = feed(engine, log);
     const stages = byType(events, 'stage').filter((e) => e.pi.name === 'pi-a').map((e) => e.stage);
-    expect(stages).toEqual(['firmware', 'kernel', 'initramfs', 'loaded']);
+    expect(stages).toEqual(['firmware', 'kernel', 'loaded']);
     const loaded = byType(events, 'stage').find((e) => e.pi.name === 'pi-a' && e.stage === 'loaded')!;
     expect(loaded.note).toBe(`all boot files sent; waiting for SSH on ${a.ip}:22`);
     const aFiles = byType(events, 'file').filter((e) => e.pi.name === 'pi-a');

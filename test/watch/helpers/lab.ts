@@ -19,6 +19,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { renderDnsmasqConfig } from '../../net/helpers/netns.js';
+import { bootPi, type BootOptions, type BootResult as EmulatedBoot } from '../../netboot/index.js';
 import type { BootRequest, BootResult, PiToBoot } from './pi-boot.js';
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -68,6 +69,9 @@ export class WatchLab {
   srv = '';
   server = '';
   dnsmasqPid = 0;
+  /** The config file of the dnsmasq started last. */
+  lastConf = '';
+  private stopDnsmasq: (() => Promise<void>) | undefined;
   readonly pis: LabPi[] = [];
 
   /** `net`: the third octet of this lab's /24, inside 10.251.180.0/22. */
@@ -189,7 +193,15 @@ export class WatchLab {
       return /TFTP root is /.test(await readFile(o.logFile, 'utf8').catch(() => '')) ? true : undefined;
     }, 15_000);
     this.dnsmasqPid = child.pid!;
+    this.lastConf = confFile;
+    this.stopDnsmasq = stop;
     return { conf: confFile, pid: child.pid!, stop };
+  }
+
+  /** Stop the running dnsmasq and start another with a new config. */
+  async dnsmasqRestart(tftpRoot: string, o: { logFile: string; extra?: string[]; edit?: (conf: string) => string }): Promise<{ conf: string; pid: number; stop: () => Promise<void> }> {
+    await this.stopDnsmasq?.();
+    return this.dnsmasq(tftpRoot, o);
   }
 
   /** Boot these Pis (each from its own namespace, all at once) with pinet's clients. */
@@ -203,6 +215,23 @@ export class WatchLab {
       }),
     );
     return results;
+  }
+
+  /**
+   * Power on a Pi with test/netboot's bootloader emulator: BOOT_ORDER
+   * NETWORK only, its address static (a proxy-only LAN has no router), and
+   * the firmware halting at a file it cannot load, as a Pi 4 does.
+   */
+  async emulate(pi: LabPi, o: Partial<Omit<BootOptions, 'pi' | 'nic' | 'outDir'>> = {}): Promise<EmulatedBoot> {
+    const outDir = await this.dir(`out-${pi.name}`);
+    return bootPi({
+      pi: { mac: pi.mac, serial: `10000000${pi.serial}`, revision: 'd03114', name: pi.name },
+      eeprom: { BOOT_ORDER: '0xf2', DHCP_TIMEOUT: 5000, DHCP_REQ_TIMEOUT: 1000 },
+      maxRounds: 1,
+      ...o,
+      nic: { netns: pi.netns, iface: 'eth0', address: `${pi.ip}/24` },
+      outDir,
+    });
   }
 
   /** Real OpenSSH sshd in a Pi's namespace: the Pi "came up". Returns its port. */
