@@ -84,7 +84,7 @@ export async function bootPi(o: BootOptions): Promise<BootResult> {
   const policy: FirmwareFailurePolicy = o.onFirmwareFailure ?? (eeprom.rebootOnFatalError || eeprom.bootWatchdogTimeout > 0 ? 'reset' : 'halt');
   mkdirSync(o.outDir, { recursive: true });
 
-  let sockets: NamespaceSockets | undefined;
+  let sockets: NamespaceSockets | undefined = o.sockets;
   const faults = o.faults ? new TftpFaults(o.faults) : undefined;
   let booted: { mode: BootResult['mode']; files?: BootFiles; network?: BootResult['network'] } | undefined;
   let halted: { mode: BootResult['mode']; failure: NetbootFailure; network?: BootResult['network'] } | undefined;
@@ -124,7 +124,10 @@ export async function bootPi(o: BootOptions): Promise<BootResult> {
           record({ outcome: 'failed', reason: 'no network interface given (BootOptions.nic)' });
           return 'failed';
         }
-        sockets ??= await NamespaceSockets.open(o.nic.netns);
+        if (!sockets) {
+          sockets = await NamespaceSockets.open(o.nic.netns);
+          log.line(`NET: socket broker started in ${o.nic.netns} (pid ${sockets.pid})`);
+        }
         const r = await networkBoot({
           nic: o.nic,
           sockets,
@@ -198,6 +201,6 @@ export async function bootPi(o: BootOptions): Promise<BootResult> {
     if (o.signal?.aborted) return finish({ outcome: 'aborted', summary: 'the boot was aborted', bootOrder: eeprom.bootOrderText });
     throw err;
   } finally {
-    await sockets?.close();
+    if (sockets !== o.sockets) await sockets?.close();
   }
 }

@@ -10,6 +10,7 @@ export { bootModes, describeBootOrder, modeName, walkBootOrder, type WalkResult,
 export { readConfigTxt, type ConfigTxt } from './config-txt.js';
 export { firmwareFiles, osFiles, type OsFiles } from './boot-files.js';
 export { parseEepromConfig, resolveEeprom, tftpPrefixFor, type Eeprom } from './eeprom.js';
+export { NamespaceSockets } from './netns-sockets.js';
 export { createPiNic, type CreatedNic, type CreateNicOptions } from './nic.js';
 export { NetbootLan, type LanOptions, type LanPi } from './lan.js';
 export type * from './types.js';

@@ -6,6 +6,7 @@
  * Kept in one file so the VM lab and `pinet watch` tests import one stable
  * shape; see README.md for how each field is filled.
  */
+import type { NamespaceSockets } from './netns-sockets.js';
 
 /** A Pi as the bootloader knows itself. */
 export interface PiIdentity {
@@ -140,6 +141,12 @@ export interface BootOptions {
    * 1, is lost. The real server's retransmissions then have to carry the boot.
    */
   faults?: { loseReceived?: number[]; loseAcks?: number[] };
+  /**
+   * A socket broker already running in `nic.netns` (NamespaceSockets.open),
+   * kept open across boots by the caller (reboots, benches); default: one is
+   * started for the boot and stopped at its end.
+   */
+  sockets?: NamespaceSockets;
   /** Every log line as it happens. */
   onLog?: (line: string) => void;
   signal?: AbortSignal;
