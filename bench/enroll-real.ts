@@ -37,6 +37,7 @@ import {
   partitionBytes,
   pinetEnroll,
   plainCopy,
+  rawCopy,
   removeDir,
   rsyncAll,
   shellEnroll,
@@ -121,21 +122,30 @@ try {
     onePi = await partitionBytes(fleet, 'pi-01');
     console.log(`  one Pi's boot partition: ${mb(onePi)} in ${(await fleet.pi('pi-01').sh('find /boot/firmware -type f | wc -l')).trim()} files`);
 
+    // The link: a plain TCP copy (no SSH), then SSH, without and with the limit.
     const copyPis = names(Math.min(10, N));
-    const copy = await plainCopy(fleet, copyPis, ['/boot/firmware/initrd.img', '/boot/firmware/vmlinuz']);
-    const expected = copy.bytesFromPis / (MBPS * 1e6 / 8);
-    console.log(
-      `  link check: plain ssh cat of ${mb(copy.bytesFromPis)} from ${copyPis.length} Pis at once: ${s(copy.ms)}; ${mb(copy.bytesFromPis)} / ${MBPS / 8} MB/s = ${expected.toFixed(1)} s; ${((copy.bytesFromPis * 8) / (copy.ms / 1000) / 1e6).toFixed(0)} Mb/s of payload (wire ${((copy.wireBytesFromPis * 8) / (copy.ms / 1000) / 1e6).toFixed(0)} Mb/s)`,
-    );
-    await fleet.setLinkRate(MBPS / 10);
-    const slow = await plainCopy(fleet, ['pi-01'], ['/boot/firmware/initrd.img']);
-    console.log(
-      `  link check at ${MBPS / 10} Mb/s: ${mb(slow.bytesFromPis)} from one Pi: ${s(slow.ms)} (${(slow.bytesFromPis / (MBPS * 1e6 / 80)).toFixed(1)} s expected); ${((slow.bytesFromPis * 8) / (slow.ms / 1000) / 1e6).toFixed(0)} Mb/s of payload`,
-    );
+    const rate = (bytes: number, ms: number) => `${((bytes * 8) / (ms / 1000) / 1e6).toFixed(0)} Mb/s`;
+    const initrd = '/boot/firmware/initrd.img';
+    console.log(`  link check: each of ${copyPis.length} Pis sends its initrd.img at once (plain TCP to the boot server's namespace, no SSH)`);
+    for (const mbps of [null, MBPS, MBPS / 10]) {
+      await fleet.setLinkRate(mbps);
+      const pis = mbps === MBPS / 10 ? copyPis.slice(0, 1) : copyPis;
+      const c = await rawCopy(fleet, pis, initrd);
+      const expect = mbps === null ? '' : `; ${mb(c.bytes)} at ${mbps / 8} MB/s = ${((c.bytes * 8) / (mbps * 1e6)).toFixed(1)} s`;
+      console.log(`    ${(mbps === null ? 'no limit' : `${mbps} Mb/s`).padEnd(10)} ${mb(c.bytes)} from ${pis.length} Pi(s) in ${s(c.ms)}: ${rate(c.bytes, c.ms)}${expect}`);
+    }
+    for (const mbps of [null, MBPS]) {
+      await fleet.setLinkRate(mbps);
+      const c = await plainCopy(fleet, copyPis, [initrd, '/boot/firmware/vmlinuz']);
+      console.log(
+        `    over SSH (ssh <pi> cat), ${mbps === null ? 'no limit' : `${mbps} Mb/s`}: ${mb(c.bytesFromPis)} from ${copyPis.length} Pis in ${s(c.ms)}: ${rate(c.bytesFromPis, c.ms)} of payload, ${rate(c.wireBytesFromPis, c.ms)} on the wire`,
+      );
+    }
     await fleet.setLinkRate(MBPS);
 
     floorMs = await hashFloor(fleet);
-    console.log(`  (a) hashing floor: sha256sum of ${N} partitions at once   ${s(floorMs)}`);
+    const floorSsl = await hashFloor(fleet, 'openssl');
+    console.log(`  (a) hashing floor: sha256sum of ${N} partitions at once   ${s(floorMs)}   (openssl dgst -sha256: ${s(floorSsl)})`);
     const r = dirs();
     results.rsync = await rsyncAll(fleet, r.exp);
     line(`(c) rsync -a, xargs -P ${N}`, results.rsync, onePi);

@@ -133,8 +133,8 @@ export async function setLinkRate(lan: LanInfo, srv: BootServerNet, bitsPerSecon
   }
   if (!(Number.isFinite(bitsPerSecond) && bitsPerSecond >= 1000)) throw new Error(`link rate must be at least 1000 bit/s, not ${bitsPerSecond}`);
   const bytesPerSecond = bitsPerSecond / 8;
-  // The bucket holds 4 ms at the rate and at least one 64 KiB GSO packet.
-  const burst = Math.max(65_536, Math.round(bytesPerSecond / 250));
+  // The bucket holds 16 ms at the rate (smaller ones cost throughput at 1 Gb/s here) and at least one 64 KiB GSO packet.
+  const burst = Math.max(65_536, Math.round(bytesPerSecond / 62.5));
   await Promise.all(
     ends.map(([ns, dev]) =>
       run('tc', ['-n', ns, 'qdisc', 'replace', 'dev', dev, 'root', 'tbf', 'rate', `${Math.round(bitsPerSecond)}bit`, 'burst', String(burst), 'latency', '50ms']),
