@@ -3,14 +3,18 @@
  * following the *name* when the file is rotated.
  *
  * How each case is detected (checked after every read that reached the end):
- *  * rotation by rename (logrotate's default; dnsmasq reopens its
- *    log-facility file on SIGUSR2): the name now points to another inode
- *    (or to nothing yet). The old file is read to its end first (dnsmasq may
- *    still write to it until it reopens), then the new one from its start;
+ *  * rotation by rename (logrotate's default): the name now points to
+ *    another inode, or to nothing yet. The old file stays open and is still
+ *    read for `retireMs` after its last new line: dnsmasq goes on writing
+ *    to it until it reopens its log on SIGUSR2, and it can only reopen into
+ *    a file logrotate has created for it (`create`), since by then it runs
+ *    as its unprivileged user (dnsmasq's man page, and what the real one
+ *    does in test/watch). The new file is read from its start;
  *  * truncation in place (`copytruncate`, `: > dnsmasq.log`): the file is
  *    now shorter than the position read so far, or, when it has grown back
  *    past that position between two checks, the bytes just before the
- *    position are no longer the ones read there. Reading starts again at 0;
+ *    position are no longer the ones read there. Reading starts again at 0
+ *    (dnsmasq opens its log with O_APPEND, so it writes there too);
  *  * a file that does not exist (yet): wait for it, then read it from its start.
  *
  * Wakes on inotify events for the file's directory (fs.watch) and polls
@@ -29,6 +33,8 @@ export interface FollowOptions {
   /** Stop at the end of what is there now (no following). */
   once?: boolean;
   pollMs?: number;
+  /** Keep reading a rotated-away file until it has been quiet this long; default 30 s. */
+  retireMs?: number;
   signal?: AbortSignal;
   onNote?: (note: FollowNote) => void;
 }
@@ -37,17 +43,87 @@ const CHUNK = 1 << 20;
 /** How many bytes before the read position are remembered to notice a truncate-and-regrow. */
 const CHECK = 64;
 
+/** An open file read line by line from a position. */
+class Reader {
+  tail = '';
+  before = Buffer.alloc(0);
+  lastDataMs = Date.now();
+  private readonly buf = Buffer.alloc(CHUNK);
+
+  constructor(
+    readonly fh: FileHandle,
+    readonly ino: number,
+    readonly dev: number,
+    public pos: number,
+  ) {}
+
+  static async open(path: string, fromStart: boolean): Promise<Reader | undefined> {
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    const st = await fh.stat();
+    const r = new Reader(fh, st.ino, st.dev, fromStart ? 0 : st.size);
+    if (r.pos > 0) {
+      const n = Math.min(CHECK, r.pos);
+      const b = Buffer.alloc(n);
+      await fh.read(b, 0, n, r.pos - n);
+      r.before = b;
+    }
+    return r;
+  }
+
+  /** Complete lines from pos to the end (and the unfinished last one, when `flush`). */
+  async drain(flush: boolean): Promise<string[]> {
+    const lines: string[] = [];
+    for (;;) {
+      const { bytesRead } = await this.fh.read(this.buf, 0, CHUNK, this.pos);
+      if (bytesRead === 0) break;
+      const chunk = this.buf.subarray(0, bytesRead);
+      this.pos += bytesRead;
+      this.lastDataMs = Date.now();
+      this.before = Buffer.from(chunk.length >= CHECK ? chunk.subarray(chunk.length - CHECK) : Buffer.concat([this.before, chunk]).subarray(-CHECK));
+      const parts = (this.tail + chunk.toString('utf8')).split('\n');
+      this.tail = parts.pop() ?? '';
+      for (const p of parts) lines.push(p.endsWith('\r') ? p.slice(0, -1) : p);
+      if (bytesRead < CHUNK) break;
+    }
+    if (flush && this.tail !== '') {
+      lines.push(this.tail);
+      this.tail = '';
+    }
+    return lines;
+  }
+
+  /** Were the bytes just before pos rewritten (a truncate that grew back past pos)? */
+  async rewritten(): Promise<boolean> {
+    if (this.before.length === 0) return false;
+    const b = Buffer.alloc(this.before.length);
+    await this.fh.read(b, 0, b.length, this.pos - b.length);
+    return !b.equals(this.before);
+  }
+
+  restart(): void {
+    this.pos = 0;
+    this.tail = '';
+    this.before = Buffer.alloc(0);
+  }
+
+  close(): Promise<void> {
+    return this.fh.close().catch(() => undefined);
+  }
+}
+
 export async function* followFile(path: string, o: FollowOptions): AsyncGenerator<string[]> {
   const pollMs = o.pollMs ?? 250;
-  let fh: FileHandle | undefined;
-  let ino = -1;
-  let dev = -1;
-  let pos = 0;
-  let tail = '';
-  let before = Buffer.alloc(0);
+  const retireMs = o.retireMs ?? 30_000;
+  let cur: Reader | undefined;
+  const retired: Reader[] = [];
   let lastSize = -1;
   let lastMtime = 0;
-  let waiting = false;
 
   let wake: (() => void) | undefined;
   let watcher: FSWatcher | undefined;
@@ -74,79 +150,38 @@ export async function* followFile(path: string, o: FollowOptions): AsyncGenerato
       o.signal?.addEventListener('abort', done, { once: true });
     });
 
-  const openName = async (fromStart: boolean): Promise<boolean> => {
-    let h: FileHandle;
-    try {
-      h = await open(path, 'r');
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return false;
-      throw err;
-    }
-    const st = await h.stat();
-    fh = h;
-    ino = st.ino;
-    dev = st.dev;
-    pos = fromStart ? 0 : st.size;
-    tail = '';
-    before = Buffer.alloc(0);
-    if (pos > 0) {
-      const n = Math.min(CHECK, pos);
-      const b = Buffer.alloc(n);
-      await h.read(b, 0, n, pos - n);
-      before = b;
-    }
-    lastSize = st.size;
-    lastMtime = st.mtimeMs;
-    return true;
-  };
-
-  /** Everything from pos to the end, as complete lines. */
-  const drain = async (flush: boolean): Promise<string[]> => {
-    const lines: string[] = [];
-    if (!fh) return lines;
-    const buf = Buffer.alloc(CHUNK);
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, CHUNK, pos);
-      if (bytesRead === 0) break;
-      const chunk = buf.subarray(0, bytesRead);
-      pos += bytesRead;
-      before = Buffer.from(chunk.length >= CHECK ? chunk.subarray(chunk.length - CHECK) : Buffer.concat([before, chunk]).subarray(-CHECK));
-      const text = tail + chunk.toString('utf8');
-      const parts = text.split('\n');
-      tail = parts.pop() ?? '';
-      for (const p of parts) lines.push(p.endsWith('\r') ? p.slice(0, -1) : p);
-      if (bytesRead < CHUNK) break;
-    }
-    if (flush && tail !== '') {
-      lines.push(tail);
-      tail = '';
-    }
-    return lines;
-  };
-
   try {
-    if (!(await openName(o.fromStart))) {
+    cur = await Reader.open(path, o.fromStart);
+    if (!cur) {
       if (o.once) throw Object.assign(new Error(`${path} does not exist`), { code: 'ENOENT' });
-      waiting = true;
       o.onNote?.({ what: 'waiting', detail: `${path} does not exist yet` });
     } else {
-      o.onNote?.({ what: 'opened', detail: `${path} from ${pos === 0 ? 'its start' : `byte ${pos} (its end)`}` });
+      o.onNote?.({ what: 'opened', detail: `${path} from ${cur.pos === 0 ? 'its start' : `byte ${cur.pos} (its end)`}` });
     }
     while (!o.signal?.aborted) {
-      if (waiting) {
-        if (await openName(true)) {
-          waiting = false;
-          o.onNote?.({ what: 'opened', detail: `${path} appeared` });
-        } else {
+      // Rotated-away files first: what dnsmasq wrote there before it reopened.
+      for (const r of [...retired]) {
+        const lines = await r.drain(false);
+        if (lines.length) yield lines;
+        else if (Date.now() - r.lastDataMs > retireMs) {
+          const rest = await r.drain(true);
+          if (rest.length) yield rest;
+          await r.close();
+          retired.splice(retired.indexOf(r), 1);
+        }
+      }
+      if (!cur) {
+        cur = await Reader.open(path, true);
+        if (cur) o.onNote?.({ what: 'opened', detail: `${path} appeared` });
+        else {
           await sleep();
           continue;
         }
       }
-      const lines = await drain(false);
+      const lines = await cur.drain(false);
       if (lines.length) yield lines;
       if (o.once) {
-        const rest = await drain(true);
+        const rest = await cur.drain(true);
         if (rest.length) yield rest;
         return;
       }
@@ -157,39 +192,31 @@ export async function* followFile(path: string, o: FollowOptions): AsyncGenerato
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         st = undefined;
       }
-      if (st && (st.ino !== ino || st.dev !== dev)) {
-        // Renamed away and replaced: finish the old file, then the new one from its start.
-        const rest = await drain(true);
-        if (rest.length) yield rest;
-        await fh?.close();
-        fh = undefined;
-        if (await openName(true)) o.onNote?.({ what: 'rotated', detail: `${path} is a new file (inode ${ino}); the old one was read to its end` });
-        else waiting = true;
+      if (st && (st.ino !== cur.ino || st.dev !== cur.dev)) {
+        // Renamed away and replaced: keep reading the old file for a while, the new one from its start.
+        retired.push(cur);
+        const old = cur.ino;
+        cur = await Reader.open(path, true);
+        if (cur) o.onNote?.({ what: 'rotated', detail: `${path} is a new file (the old one, inode ${old}, is still read until it has been quiet for ${Math.round(retireMs / 1000)} s)` });
+        lastSize = -1;
         continue;
       }
-      if (st && fh) {
+      if (st) {
         const changed = st.size !== lastSize || st.mtimeMs !== lastMtime;
         lastSize = st.size;
         lastMtime = st.mtimeMs;
-        let truncated = st.size < pos;
-        if (!truncated && changed && before.length > 0 && st.size >= pos) {
-          const b = Buffer.alloc(before.length);
-          await fh.read(b, 0, before.length, pos - before.length);
-          truncated = !b.equals(before);
-        }
-        if (truncated) {
-          o.onNote?.({ what: 'truncated', detail: `${path} was truncated (size ${st.size}, read up to byte ${pos}); reading it again from its start` });
-          pos = 0;
-          tail = '';
-          before = Buffer.alloc(0);
+        if (st.size < cur.pos || (changed && st.size >= cur.pos && (await cur.rewritten()))) {
+          o.onNote?.({ what: 'truncated', detail: `${path} was truncated (size ${st.size}, read up to byte ${cur.pos}); reading it again from its start` });
+          cur.restart();
           continue;
         }
-        if (changed && st.size > pos) continue;
+        if (changed && st.size > cur.pos) continue;
       }
       await sleep();
     }
   } finally {
     watcher?.close();
-    await fh?.close().catch(() => undefined);
+    await cur?.close();
+    for (const r of retired) await r.close();
   }
 }

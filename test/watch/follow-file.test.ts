@@ -50,20 +50,24 @@ describe('followFile', () => {
     expect(f.lines).toEqual(['new 1', 'new 2']);
   });
 
-  it('reads to the end of a renamed file, then the new file from its start', async () => {
+  it('reads the new file from its start after a rename, and what the writer still adds to the old one', async () => {
     const p = join(dir, 'log');
     await writeFile(p, '');
     const f = follower(p);
     await f.until(() => f.notes.some((n) => n.what === 'opened'), 'open');
     await appendFile(p, 'a\n');
     await f.until(() => f.lines.length === 1, 'a');
+    // logrotate: rename, create the new file, then tell the writer (dnsmasq: SIGUSR2), which writes to the old one until then.
     await rename(p, `${p}.1`);
-    // The writer still has the old file open until it reopens (dnsmasq: SIGUSR2).
     await appendFile(`${p}.1`, 'b (old file, after the rename)\n');
     await writeFile(p, 'c (new file)\n');
-    await f.until(() => f.lines.length === 3, 'b and c');
+    await f.until(() => f.notes.some((n) => n.what === 'rotated') && f.lines.length === 3, 'b and c');
+    await appendFile(`${p}.1`, 'd (old file, after the new one was created)\n');
+    await appendFile(p, 'e (new file)\n');
+    await f.until(() => f.lines.length === 5, 'd and e');
     await f.stop();
-    expect(f.lines).toEqual(['a', 'b (old file, after the rename)', 'c (new file)']);
+    expect(f.lines.slice(0, 3).sort()).toEqual(['a', 'b (old file, after the rename)', 'c (new file)']);
+    expect(f.lines.slice(3).sort()).toEqual(['d (old file, after the new one was created)', 'e (new file)']);
     expect(f.notes.map((n) => n.what)).toEqual(['opened', 'rotated']);
   });
 
