@@ -45,3 +45,25 @@ export function seedTftpLines(root: string, clientIp: string): string[] {
     .filter((m) => TFTP_LINE.test(m))
     .map((m) => m.split('/mnt/netboot').join(root).split('10.86.5.151').join(clientIp));
 }
+
+/**
+ * TFTP lines grouped by the file they name, in order, plus the number of
+ * "Early terminate" lines (which name no file). dnsmasq logs a transfer's
+ * end ("sent", "failed sending") when its poll loop next looks at that
+ * transfer, so the end of one request and the start of the Pi's next one can
+ * swap places in the log; per file the order is fixed.
+ */
+export function byFile(lines: string[]): { files: Record<string, string[]>; earlyTerminates: number } {
+  const files: Record<string, string[]> = {};
+  let earlyTerminates = 0;
+  for (const l of lines) {
+    if (/^error 0 Early terminate received from /.test(l)) {
+      earlyTerminates += 1;
+      continue;
+    }
+    const m = /^(?:sent|failed sending|file|cannot access) (\S+?)(?::| to | not found)/.exec(l);
+    const key = m ? m[1]! : '?';
+    (files[key] ??= []).push(l);
+  }
+  return { files, earlyTerminates };
+}

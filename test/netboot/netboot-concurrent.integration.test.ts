@@ -12,7 +12,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeAsRoot, hasCommand } from '../helpers/env.js';
 import type { Dnsmasq } from '../net/helpers/netns.js';
 import { ubuntuPartition, writePartition, type PartitionFiles } from './boot-partition.js';
-import { dhcpLinesOf, seedTftpLines, tftpLinesOf, withoutForClient } from './dnsmasq-log.js';
+import { byFile, dhcpLinesOf, seedTftpLines, tftpLinesOf, withoutForClient } from './dnsmasq-log.js';
 import { bootPi, NetbootLan, type BootResult, type LanPi } from './index.js';
 
 const COUNT = 24;
@@ -76,7 +76,7 @@ describeAsRoot(`${COUNT} emulated Pis booting at once against one real dnsmasq`,
       const ip = r.network!.address.split('/')[0]!;
       const lines = withoutForClient(tftpLinesOf(log, ip));
       const expected = seedTftpLines(root, ip).map((l) => l.replace('/bf9fed6f/', `/${pis[i]!.serial8}/`));
-      expect([...lines].sort()).toEqual([...expected].sort());
+      expect(byFile(lines)).toEqual(byFile(expected));
       expect(lines.at(-1)).toBe(`sent ${root}/${pis[i]!.serial8}/vmlinuz to ${ip}`);
     }
   });

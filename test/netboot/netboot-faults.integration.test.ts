@@ -111,7 +111,7 @@ describeAsRoot('emulated Pi 4 network boots that fail, against the real dnsmasq'
     expect(r.outcome, r.log.join('\n')).toBe('halted');
     expect(r.failure).toMatchObject({ file: 'cccc0602/bcm2711-rpi-4-b.dtb', purpose: 'device tree', outcome: 'not-found', errorCode: 1, serverMessage: `file ${root}/cccc0602/bcm2711-rpi-4-b.dtb not found for ${ipOf(r)}` });
     expect(r.requests.some((q) => q.file.endsWith('vmlinuz'))).toBe(false);
-    expect(tftpLinesOf(await bootServer.log(), ipOf(r)).at(-1)).toBe(`file ${root}/cccc0602/bcm2711-rpi-4-b.dtb not found for ${ipOf(r)}`);
+    expect(tftpLinesOf(await bootServer.log(), ipOf(r))).toContain(`file ${root}/cccc0602/bcm2711-rpi-4-b.dtb not found for ${ipOf(r)}`);
   });
 
   it('a missing overlay is not fatal: the firmware notes it and boots', async () => {
@@ -136,6 +136,19 @@ describeAsRoot('emulated Pi 4 network boots that fail, against the real dnsmasq'
     expect(sha(await readFile(r.files!.kernel))).toBe(sha(files.vmlinuz!));
     expect(sha(await readFile(r.files!.initramfs[0]!))).toBe(sha(files['initrd.img']!));
     expect(r.requests.reduce((n, q) => n + q.retransmissions, 0)).toBeGreaterThan(0);
+  });
+
+  it('a kernel transfer that stalls half-way (the Pi stops answering): the request times out after TFTP_FILE_TIMEOUT and the firmware stops there', async () => {
+    const files = ubuntuPartition();
+    await writePartition(join(root, 'cccc0605'), files);
+    const r = await boot(lan, { serial: '10000000cccc0605', eeprom: { TFTP_FILE_TIMEOUT: 1500 }, faults: { stall: { file: 'vmlinuz', afterBytes: 30_000 } } });
+    expect(r.outcome, r.log.join('\n')).toBe('halted');
+    expect(r.failure).toMatchObject({ file: 'cccc0605/vmlinuz', outcome: 'timeout', stage: 'firmware' });
+    const last = r.requests.at(-1)!;
+    expect(last).toMatchObject({ kind: 'get', outcome: 'timeout', tsize: (files.vmlinuz as Buffer).length });
+    expect(last.bytes).toBeGreaterThanOrEqual(30_000);
+    expect(last.bytes).toBeLessThan((files.vmlinuz as Buffer).length);
+    expect(tftpLinesOf(await bootServer.log(), ipOf(r))).not.toContain(`sent ${root}/cccc0605/vmlinuz to ${ipOf(r)}`);
   });
 
   describe('boot servers a Pi cannot use', () => {

@@ -41,6 +41,8 @@ export interface TransferOptions {
   /** Fault injection for tests: true drops that received packet / that ACK before it is sent. */
   loseReceived?: () => boolean;
   loseAck?: () => boolean;
+  /** Fault injection: after this many bytes the Pi goes silent (no ACK, no retransmission) until the timeout. */
+  stallAfterBytes?: number;
   signal?: AbortSignal;
 }
 
@@ -69,6 +71,7 @@ export function transfer(o: TransferOptions): Promise<TransferResult> {
     let bytes = 0;
     let retransmissions = 0;
     let settled = false;
+    let stalled = false;
 
     const send = (packet: Buffer): void => {
       o.socket.send(packet, tid ?? port, o.server, () => undefined);
@@ -85,7 +88,7 @@ export function transfer(o: TransferOptions): Promise<TransferResult> {
     const terminate = (): void => send(encodeError(TFTP_ERROR_CODE.NOT_DEFINED, EARLY_TERMINATE));
     let quietSince = performance.now();
     const ticker = setInterval(() => {
-      if (performance.now() - quietSince < o.retransmitMs) return;
+      if (stalled || performance.now() - quietSince < o.retransmitMs) return;
       quietSince = performance.now();
       retransmissions += 1;
       send(last);
@@ -103,7 +106,7 @@ export function transfer(o: TransferOptions): Promise<TransferResult> {
     function onMessage(msg: Buffer, from: { address: string; port: number }): void {
       if (settled || from.address !== o.server) return;
       if (tid !== undefined && from.port !== tid) return;
-      if (o.loseReceived?.()) return;
+      if (stalled || o.loseReceived?.()) return;
       tid = from.port;
       quietSince = performance.now();
       const p = decodeTftpPacket(msg);
@@ -141,6 +144,10 @@ export function transfer(o: TransferOptions): Promise<TransferResult> {
             bytes = p.data.length;
             terminate();
             finish({ outcome: 'probed' });
+            return;
+          }
+          if (o.stallAfterBytes !== undefined && bytes >= o.stallAfterBytes) {
+            stalled = true;
             return;
           }
           blocks += 1;

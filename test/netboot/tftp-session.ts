@@ -58,7 +58,12 @@ export class TftpFaults {
   private acks = 0;
   lostReceived = 0;
   lostAcks = 0;
-  constructor(private readonly o: { loseReceived?: number[]; loseAcks?: number[] }) {}
+  constructor(private readonly o: { loseReceived?: number[]; loseAcks?: number[]; stall?: { file: string; afterBytes: number } }) {}
+  /** The byte count after which a `get` of `file` goes silent, when the stall fault names it. */
+  stallFor(file: string, kind: string): number | undefined {
+    const s = this.o.stall;
+    return s && kind === 'get' && file.endsWith(s.file) ? s.afterBytes : undefined;
+  }
   loseReceived = (): boolean => {
     const lose = this.o.loseReceived?.includes(++this.received) ?? false;
     if (lose) this.lostReceived += 1;
@@ -106,7 +111,7 @@ export class TftpSession {
         retransmitMs: this.o.retransmitMs,
         fileTimeoutMs: this.o.fileTimeoutMs,
         sink: fd === undefined ? undefined : (chunk) => writeSync(fd!, chunk),
-        ...(this.o.faults && { loseReceived: this.o.faults.loseReceived, loseAck: this.o.faults.loseAck }),
+        ...(this.o.faults && { loseReceived: this.o.faults.loseReceived, loseAck: this.o.faults.loseAck, stallAfterBytes: this.o.faults.stallFor(file, kind) }),
         signal: this.o.signal,
       });
       if (fd !== undefined) {

@@ -139,8 +139,14 @@ export interface BootOptions {
    * Packet loss, for tests (this kernel has no netem): the Nth TFTP packet
    * the Pi receives / the Nth ACK it sends, counted over the whole boot from
    * 1, is lost. The real server's retransmissions then have to carry the boot.
+   * Or a transfer stalls half-way, as when a cable is pulled.
    */
-  faults?: { loseReceived?: number[]; loseAcks?: number[] };
+  faults?: {
+    loseReceived?: number[];
+    loseAcks?: number[];
+    /** The `get` of the file whose name ends with `file` stalls after `afterBytes`: the Pi stops answering until TFTP_FILE_TIMEOUT. */
+    stall?: { file: string; afterBytes: number };
+  };
   /**
    * A socket broker already running in `nic.netns` (NamespaceSockets.open),
    * kept open across boots by the caller (reboots, benches); default: one is
