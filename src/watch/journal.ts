@@ -29,6 +29,8 @@ export interface JournalOptions {
   signal?: AbortSignal;
   /** The journalctl binary (tests). */
   journalctl?: string;
+  /** Called once journalctl runs, with its command line. */
+  onStart?: (command: string) => void;
 }
 
 export interface JournalLine {
@@ -92,6 +94,7 @@ export async function* readJournal(o: JournalOptions): AsyncGenerator<JournalLin
         cause: err,
       });
     });
+    o.onStart?.(`${bin} ${journalArgs(o).join(' ')}`);
     const rl = createInterface({ input: child.stdout, crlfDelay: Infinity });
     let batch: JournalLine[] = [];
     // Hand lines over in batches (everything journalctl has printed so far), so 50 Pis' lines do not each cost a render.

@@ -65,7 +65,14 @@ export async function* readSource(s: SourceSpec, o: ReadOptions): AsyncGenerator
     return;
   }
   if (s.kind === 'journal') {
-    yield* readJournal({ unit: s.unit, ...(s.file && { file: s.file }), follow: !o.once, ...(o.sinceMs !== undefined && { sinceMs: o.sinceMs }), signal: o.signal });
+    yield* readJournal({
+      unit: s.unit,
+      ...(s.file && { file: s.file }),
+      follow: !o.once,
+      ...(o.sinceMs !== undefined && { sinceMs: o.sinceMs }),
+      signal: o.signal,
+      onStart: (command) => o.onNote({ what: 'opened', detail: command }),
+    });
     return;
   }
   const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
