@@ -57,6 +57,9 @@ export async function createPiNic(o: CreateNicOptions): Promise<CreatedNic> {
   try {
     await ip(['-n', o.netns, 'link', 'set', 'lo', 'up']);
     await ip(['link', 'add', iface, 'netns', o.netns, 'address', o.mac, 'type', 'veth', 'peer', 'name', o.bridgePort, 'netns', o.lanNetns]);
+    // No IPv6 link-local address: the Pi's port stays silent between boots (no NDP frames from its MAC),
+    // so a VM given the same MAC later is not shadowed on the bridge.
+    await ip(['-n', o.netns, 'link', 'set', iface, 'addrgenmode', 'none']);
     await ip(['-n', o.lanNetns, 'link', 'set', o.bridgePort, 'master', o.bridge, 'up']);
     await ip(['-n', o.netns, 'link', 'set', iface, 'up']);
   } catch (err) {
