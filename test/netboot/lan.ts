@@ -26,6 +26,11 @@ export interface LanOptions {
 export interface LanPi {
   nic: PiNic;
   mac: string;
+  /** The veth end on the bridge. */
+  bridgePort: string;
+  /** Pull / plug the cable: the bridge end goes down / up (the Pi's port loses / regains its carrier). */
+  unplug(): Promise<void>;
+  plug(): Promise<void>;
   remove(): Promise<void>;
 }
 
@@ -84,6 +89,9 @@ export class NetbootLan {
     return {
       nic: { netns: nic.netns, iface: nic.iface },
       mac,
+      bridgePort: nic.bridgePort,
+      unplug: () => ip(['-n', this.namespace, 'link', 'set', nic.bridgePort, 'down']).then(() => undefined),
+      plug: () => ip(['-n', this.namespace, 'link', 'set', nic.bridgePort, 'up']).then(() => undefined),
       remove: async () => {
         this.pis = this.pis.filter((p) => p !== nic);
         await nic.remove();

@@ -151,6 +151,19 @@ describeAsRoot('emulated Pi 4 network boots that fail, against the real dnsmasq'
     expect(tftpLinesOf(await bootServer.log(), ipOf(r))).not.toContain(`sent ${root}/cccc0605/vmlinuz to ${ipOf(r)}`);
   });
 
+  it('the cable is unplugged: no link, NETWORK fails, the SD card boots', async () => {
+    const mac = 'dc:a6:32:02:01:01';
+    const pi = await lan.addPi(mac);
+    await pi.unplug();
+    const r = await bootPi({ pi: { mac, serial: '10000000cccc0606', revision: 'd03114' }, eeprom: { BOOT_ORDER: '0xf12', DHCP_TIMEOUT: 1500 }, nic: pi.nic, media: { sd }, outDir: await lan.lab.dir('out') });
+    expect(r, r.log.join('\n')).toMatchObject({ outcome: 'booted', mode: 'SD' });
+    expect(r.attempts[0]).toMatchObject({ modeName: 'NETWORK', outcome: 'failed', reason: expect.stringMatching(/^no link on eth0/) });
+    await pi.plug();
+    await writePartition(join(root, 'cccc0606'), ubuntuPartition());
+    const again = await bootPi({ pi: { mac, serial: '10000000cccc0606', revision: 'd03114' }, eeprom: { BOOT_ORDER: '0xf12', ...FAST }, nic: pi.nic, media: { sd }, outDir: await lan.lab.dir('out') });
+    expect(again, again.log.join('\n')).toMatchObject({ outcome: 'booted', mode: 'NETWORK' });
+  });
+
   describe('boot servers a Pi cannot use', () => {
     const other: NetbootLan[] = [];
     /** A LAN of its own with the router and a boot server whose config `edit` changes. */

@@ -124,8 +124,14 @@ async function getAddress(i: NetworkBootInput): Promise<DhcpOutcome> {
 export async function networkBoot(i: NetworkBootInput): Promise<NetworkBootOutcome> {
   const { nic, log, eeprom } = i;
   log.line(`NET: ${i.mac} on ${nic.iface} in ${nic.netns}, wait for link`);
-  await linkUp(nic.netns, nic.iface);
-  await waitForCarrier(nic.netns, nic.iface);
+  try {
+    await linkUp(nic.netns, nic.iface);
+    await waitForCarrier(nic.netns, nic.iface, Math.min(10_000, eeprom.dhcpTimeoutMs));
+  } catch (err) {
+    const reason = `no link on ${nic.iface}: ${(err as Error).message}`;
+    log.line(`NET: ${reason}`);
+    return { ok: false, reason, bytes: 0 };
+  }
   await routeLimitedBroadcast(nic.netns, nic.iface);
   const added: string[] = [];
   let routed: string | undefined;
