@@ -217,7 +217,7 @@ describeAsRoot('emulated Pi 4 network boots against the real dnsmasq', () => {
     expect(tftpLinesOf(await bootServer.log(), lan.addr(61))).not.toEqual([]);
   });
 
-  it('removes the address it took when the boot ends, so the next power-on starts clean', async () => {
+  it('removes the address and routes it added when the boot ends, so the next power-on starts clean', async () => {
     await writePartition(join(root, 'aaaa0009'), ubuntuPartition());
     const pi = await lan.addPi('dc:a6:32:aa:00:09');
     const outDir = await lan.lab.dir('out');
@@ -225,7 +225,8 @@ describeAsRoot('emulated Pi 4 network boots against the real dnsmasq', () => {
     const first = await bootPi(opts);
     const second = await bootPi(opts);
     expect([first.outcome, second.outcome]).toEqual(['booted', 'booted']);
-    const { addressesOf } = await import('./nic.js');
+    const { addressesOf, ip } = await import('./nic.js');
     expect(await addressesOf(pi.nic.netns, pi.nic.iface)).toEqual([]);
+    expect((await ip(['-n', pi.nic.netns, '-4', 'route', 'show', 'table', 'all'])).split('\n').filter((l) => l.trim() !== '' && !/ table local /.test(l) && !/^local |^broadcast /.test(l))).toEqual([]);
   });
 });

@@ -29,7 +29,7 @@ import { readConfigTxt, type ConfigTxt } from './config-txt.js';
 import { tftpPrefixFor, type Eeprom } from './eeprom.js';
 import type { BootLog } from './log.js';
 import type { NamespaceSockets } from './netns-sockets.js';
-import { addAddress, addressesOf, defaultRoute, delAddress, delDefaultRoute, linkUp, routeLimitedBroadcast, waitForCarrier } from './nic.js';
+import { addAddress, addressesOf, defaultRoute, delAddress, delDefaultRoute, delLimitedBroadcast, linkUp, routeLimitedBroadcast, waitForCarrier } from './nic.js';
 import { piDhcp } from './pi-dhcp.js';
 import { RequiredFileFailed, TftpSession, type TftpFaults } from './tftp-session.js';
 import type { BootFiles, DhcpOutcome, NetbootFailure, PiNic, TftpRequestRecord } from './types.js';
@@ -132,7 +132,7 @@ export async function networkBoot(i: NetworkBootInput): Promise<NetworkBootOutco
     log.line(`NET: ${reason}`);
     return { ok: false, reason, bytes: 0 };
   }
-  await routeLimitedBroadcast(nic.netns, nic.iface);
+  const broadcastRoute = await routeLimitedBroadcast(nic.netns, nic.iface);
   const added: string[] = [];
   let routed: string | undefined;
   const start = log.now();
@@ -183,6 +183,7 @@ export async function networkBoot(i: NetworkBootInput): Promise<NetworkBootOutco
   } finally {
     if (routed) await delDefaultRoute(nic.netns, routed);
     for (const a of added) await delAddress(nic.netns, nic.iface, a);
+    if (broadcastRoute) await delLimitedBroadcast(nic.netns, nic.iface);
   }
 }
 

@@ -103,9 +103,19 @@ export async function delAddress(netns: string, iface: string, cidr: string): Pr
   await ip(['-n', netns, 'addr', 'del', cidr, 'dev', iface]).catch(() => undefined);
 }
 
-/** Let 255.255.255.255 leave through `iface` while it has no address (a DHCP client's first packets). */
-export async function routeLimitedBroadcast(netns: string, iface: string): Promise<void> {
-  await ip(['-n', netns, 'route', 'replace', '255.255.255.255/32', 'dev', iface]);
+/**
+ * Let 255.255.255.255 leave through `iface` while it has no address (a DHCP
+ * client's first packets). Returns whether a route was added (to be removed
+ * with `delLimitedBroadcast`); an existing one is left as it is.
+ */
+export async function routeLimitedBroadcast(netns: string, iface: string): Promise<boolean> {
+  if ((await ip(['-n', netns, 'route', 'show', '255.255.255.255/32'])).trim() !== '') return false;
+  await ip(['-n', netns, 'route', 'add', '255.255.255.255/32', 'dev', iface]);
+  return true;
+}
+
+export async function delLimitedBroadcast(netns: string, iface: string): Promise<void> {
+  await ip(['-n', netns, 'route', 'del', '255.255.255.255/32', 'dev', iface]).catch(() => undefined);
 }
 
 export async function defaultRoute(netns: string, iface: string, gateway: string): Promise<void> {
