@@ -56,6 +56,8 @@ export interface ClusterInfo {
     hostKey: string;
   };
   ganeshaLog: string;
+  /** Whether mgr/nfs was already on in a new cluster (cluster.ts enables it otherwise). */
+  nfsModuleEnabledByDefault: boolean;
   processes: DaemonRecord[];
   startupMs: number;
   stages: Array<{ stage: string; ms: number }>;
@@ -214,7 +216,9 @@ export async function startCluster(opts: { slot: number; dir: string; owner: str
     stage('cephfs active');
 
     // The NFS cluster by hand (no orchestrator): the `.nfs` pool, the cluster's config object, Ganesha's cephx user.
-    await ceph(['mgr', 'module', 'enable', 'nfs']);
+    const modules = await cephJson(['mgr', 'module', 'ls']);
+    const nfsModuleEnabledByDefault = ((modules.enabled_modules ?? []) as string[]).includes('nfs');
+    if (!nfsModuleEnabledByDefault) await ceph(['mgr', 'module', 'enable', 'nfs']);
     await ceph(['osd', 'pool', 'create', '.nfs']);
     await ceph(['osd', 'pool', 'application', 'enable', '.nfs', 'nfs']);
     await must('ip', ['netns', 'exec', l.lan.netns, 'rados', '--conf', conf, '-p', '.nfs', '-N', NFS_CLUSTER_ID, 'create', `conf-nfs.${NFS_CLUSTER_ID}`]);
@@ -326,6 +330,7 @@ export async function startCluster(opts: { slot: number; dir: string; owner: str
       nfsClusterId: NFS_CLUSTER_ID,
       admin: { host: 'ceph-admin', port, sshConfig, knownHosts, identityFile: clientKey, hostKey: hostPub },
       ganeshaLog: join(dir, 'ganesha', 'ganesha.log'),
+      nfsModuleEnabledByDefault,
       processes: [...children.map((c) => ({ name: c.name, pid: c.proc.pid ?? -1, start: processStart(c.proc.pid ?? -1) }))],
       startupMs: Date.now() - t0,
       stages,

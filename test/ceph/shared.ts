@@ -77,27 +77,32 @@ async function awaitState(owner: Owner, deadline: number, spawned?: Owner): Prom
   }
 }
 
+/**
+ * The cluster of the run owned by `owner`: attach to it, or start it (under
+ * the run's lock, so concurrent test files start one cluster, not several).
+ */
+export async function clusterOf(owner: Owner): Promise<CephCluster> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  const state = await withRunLock(owner, START_TIMEOUT_MS, async () => {
+    let s = await awaitState(owner, deadline);
+    if (s === undefined) {
+      await cleanupStale();
+      const spawned = spawnDaemon(owner);
+      s = await awaitState(owner, deadline, spawned);
+      if (s === undefined) throw new Error(`the test Ceph cluster daemon exited at start; its log:\n${await logTail(`${runBase(owner)}.log`)}`);
+    }
+    return s;
+  });
+  if (state.status === 'failed') throw new Error(`the test Ceph cluster failed to start:\n${state.error}\ndaemon log:\n${await logTail(state.log)}`);
+  if (state.status !== 'ready') throw new Error(`unexpected cluster state ${state.status}`);
+  return new CephCluster(state.info, state.daemon);
+}
+
 let cached: Promise<CephCluster> | null = null;
 
 /** The run's cluster, started on first use. */
 export function cephCluster(): Promise<CephCluster> {
-  cached ??= (async () => {
-    const owner = runOwner();
-    const deadline = Date.now() + START_TIMEOUT_MS;
-    const state = await withRunLock(owner, START_TIMEOUT_MS, async () => {
-      let s = await awaitState(owner, deadline);
-      if (s === undefined) {
-        await cleanupStale();
-        const spawned = spawnDaemon(owner);
-        s = await awaitState(owner, deadline, spawned);
-        if (s === undefined) throw new Error(`the test Ceph cluster daemon exited at start; its log:\n${await logTail(`${runBase(owner)}.log`)}`);
-      }
-      return s;
-    });
-    if (state.status === 'failed') throw new Error(`the test Ceph cluster failed to start:\n${state.error}\ndaemon log:\n${await logTail(state.log)}`);
-    if (state.status !== 'ready') throw new Error(`unexpected cluster state ${state.status}`);
-    return new CephCluster(state.info, state.daemon);
-  })();
+  cached ??= clusterOf(runOwner());
   cached.catch(() => {
     cached = null;
   });

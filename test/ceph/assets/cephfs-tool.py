@@ -13,6 +13,10 @@ import sys
 import cephfs
 
 
+def as_c_int(n):
+    return n - 2**32 if n >= 2**31 else n
+
+
 def main(argv):
     conf, fs_name, op, path = argv[1], argv[2], argv[3], argv[4].encode()
     fs = cephfs.LibCephFS(conffile=conf)
@@ -35,7 +39,8 @@ def main(argv):
                 fs.write(fd, data, 0)
             finally:
                 fs.close(fd)
-            fs.chown(path, uid, gid)
+            # The binding takes a C int: 4294967294 (NFS-Ganesha's anonymous uid) is passed as -2.
+            fs.chown(path, as_c_int(uid), as_c_int(gid))
             fs.chmod(path, mode)
         else:
             print("unknown operation " + op, file=sys.stderr)
