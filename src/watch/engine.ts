@@ -186,6 +186,7 @@ export class WatchEngine {
       last: pi.last,
     };
     if (worst && worst.level !== 'info') row.verdict = worst.finding;
+    if (pi.failedAt !== undefined) row.failedAt = pi.failedAt;
     if (pi.bootSeconds !== undefined) row.bootSeconds = pi.bootSeconds;
     return row;
   }
@@ -220,6 +221,7 @@ export class WatchEngine {
     delete pi.loadedMs;
     delete pi.bootSeconds;
     delete pi.ended;
+    delete pi.failedAt;
   }
 
   private setStage(out: WatchEvent[], pi: PiState, stage: Stage, ms: number, note?: string): void {
@@ -260,7 +262,10 @@ export class WatchEngine {
         this.advance(out, pi, ms, file);
         if (optional) this.notice(out, ms, 'log.optional', 'info', words.OPTIONAL_NOT_FOUND);
         else if (file === 'start4.elf' && prefix !== '') this.verdict(out, pi, ms, 'boot.prefix', 'warn', words.prefixMissing(prefix, this.o.catalog.root, pi.entry?.host));
-        else this.verdict(out, pi, ms, 'boot.not-found', 'fail', words.notFound(file, prefix, this.o.catalog.root, pi.entry?.host));
+        else {
+          pi.failedAt = file;
+          this.verdict(out, pi, ms, 'boot.not-found', 'fail', words.notFound(file, prefix, this.o.catalog.root, pi.entry?.host));
+        }
         return;
       }
       case 'tftp-denied': {
@@ -270,6 +275,7 @@ export class WatchEngine {
         this.fileEvent(out, pi, ms, file, 'denied', { detail: e.reason });
         this.advance(out, pi, ms, file);
         const dirPath = e.path.slice(0, e.path.length - file.length).replace(/\/+$/, '') || '/';
+        pi.failedAt = file;
         this.verdict(out, pi, ms, 'boot.denied', 'fail', words.denied(file, e.path, facts, dirPath, this.o.catalog.tftpUser, pi.entry?.host));
         return;
       }

@@ -81,6 +81,8 @@ export interface PiRow {
   last: string;
   /** The worst verdict of this attempt, in one line. */
   verdict?: string;
+  /** The file a failed boot stopped at. */
+  failedAt?: string;
   /** Seconds the whole boot took, when the Pi answered SSH. */
   bootSeconds?: number;
 }

@@ -76,7 +76,7 @@ export function eventLines(e: WatchEvent, c: Paint = plain): string[] {
 export const COLUMNS = ['PI', 'STAGE', 'FILES', 'BYTES', 'TIME', 'LAST'] as const;
 
 export function rowCells(r: PiRow): string[] {
-  const stage = r.state === 'fail' ? `FAILED at ${STAGE_TEXT[r.stage]}` : r.state === 'warn' && r.stage !== 'booted' ? `${STAGE_TEXT[r.stage]} (stuck)` : STAGE_TEXT[r.stage];
+  const stage = r.state === 'fail' ? `FAILED: ${r.failedAt ?? STAGE_TEXT[r.stage]}` : r.state === 'warn' && r.stage !== 'booted' ? `${STAGE_TEXT[r.stage]} (stuck)` : STAGE_TEXT[r.stage];
   const last = r.bootSeconds !== undefined ? `netbooted in ${Math.round(r.bootSeconds)} s` : r.stage === 'booted' ? 'up (booted before watch started)' : (r.verdict ?? r.last);
   return [piLabel(r.pi), stage, String(r.files), human(r.bytes), seconds(r.elapsed), last];
 }

@@ -44,8 +44,9 @@ export interface PiState {
   /** When the last boot file was sent, and the boot time once SSH answered. */
   loadedMs?: number;
   bootSeconds?: number;
-  /** The stage the Pi was in when the attempt stalled or failed. */
+  /** How the attempt ended, and the file a failure stopped at. */
   ended?: 'booted' | 'failed';
+  failedAt?: string;
 }
 
 export function sameMac(mac: string): string {

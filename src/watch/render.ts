@@ -71,6 +71,7 @@ export function tableRenderer(stdout: Stream, stderr: Stream, c: Paint): Rendere
     },
     redraw(rows, header) {
       const width = stdout.columns ?? 120;
+      // The whole frame (count line, header, rows) stays two lines short of the screen, or it would scroll.
       const room = Math.max(4, (stdout.rows ?? 40) - 4);
       const sorted = [...rows].sort((a, b) => ORDER[a.state] - ORDER[b.state]);
       let shown = sorted;

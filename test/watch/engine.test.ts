@@ -172,7 +172,7 @@ describe('four Pis booting at once (real dnsmasq log)', async () => {
     const { events, lastMs } = feed(engine, log);
     const v = byType(events, 'verdict').filter((e) => e.pi.name === 'pi-d');
     expect(v).toEqual([expect.objectContaining({ id: 'boot.not-found', level: 'fail', finding: 'bcm2711-rpi-4-b.dtb was requested but not found', fix: "put the missing files in the Pi's directory of the export (pinet enroll pi-d copies them)" })]);
-    expect(engine.rows(lastMs).find((r) => r.pi.name === 'pi-d')).toMatchObject({ state: 'fail', stage: 'firmware', verdict: 'bcm2711-rpi-4-b.dtb was requested but not found' });
+    expect(engine.rows(lastMs).find((r) => r.pi.name === 'pi-d')).toMatchObject({ state: 'fail', stage: 'firmware', failedAt: 'bcm2711-rpi-4-b.dtb', verdict: 'bcm2711-rpi-4-b.dtb was requested but not found' });
   });
 
   it('explains "Early terminate" and optional files once, as benign', () => {

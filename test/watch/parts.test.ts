@@ -108,12 +108,52 @@ describe('text', () => {
     expect(lines).toEqual(['10:00:05 FAIL pi-07 (bf9fed6f): vmlinuz could not be read', '           e1', '           fix: chmod']);
     const t = table([
       { pi, attempt: 1, stage: 'booted', state: 'ok', files: 8, bytes: 31_000_000, elapsed: 23.4, since: '', last: 'x', bootSeconds: 23.4 },
-      { pi: { id: 'dc:a6:32:00:00:01', name: 'dc:a6:32:00:00:01' }, attempt: 1, stage: 'kernel', state: 'fail', files: 6, bytes: 1024, elapsed: 4, since: '', last: 'y', verdict: 'vmlinuz could not be read' },
+      { pi: { id: 'dc:a6:32:00:00:01', name: 'dc:a6:32:00:00:01' }, attempt: 1, stage: 'kernel', state: 'fail', files: 6, bytes: 1024, elapsed: 4, since: '', last: 'y', verdict: 'vmlinuz could not be read', failedAt: 'vmlinuz' },
     ]);
     expect(t).toEqual([
-      'PI                 STAGE             FILES    BYTES    TIME  LAST',
-      'pi-07 (bf9fed6f)   booted                8  29.6 MB  23.4 s  netbooted in 23 s',
-      'dc:a6:32:00:00:01  FAILED at kernel      6   1.0 kB   4.0 s  vmlinuz could not be read',
+      'PI                 STAGE            FILES    BYTES    TIME  LAST',
+      'pi-07 (bf9fed6f)   booted               8  29.6 MB  23.4 s  netbooted in 23 s',
+      'dc:a6:32:00:00:01  FAILED: vmlinuz      6   1.0 kB   4.0 s  vmlinuz could not be read',
     ]);
+  });
+});
+
+describe('the live table', () => {
+  /** A terminal-like stream: what was written, and its size. */
+  function tty(columns: number, rows: number) {
+    let text = '';
+    return { isTTY: true, columns, rows, write: (s: string) => ((text += s), true), get text() { return text; } } as unknown as NodeJS.WritableStream & { isTTY: boolean; columns: number; rows: number; text: string };
+  }
+  const row = (i: number, state: 'ok' | 'active' | 'fail'): import('../../src/watch/events.js').PiRow => ({
+    pi: { id: `pi-${i}`, name: `pi-${String(i).padStart(2, '0')}`, host: `pi-${String(i).padStart(2, '0')}`, dir: (0x10000000 + i).toString(16) },
+    attempt: 1,
+    stage: state === 'ok' ? 'booted' : 'kernel',
+    state,
+    files: 8,
+    bytes: 30_000_000,
+    elapsed: 20,
+    since: '',
+    last: state === 'fail' ? 'x' : 'sent initrd.img',
+    ...(state === 'fail' && { verdict: 'vmlinuz could not be read by the TFTP server (permission denied)' }),
+    ...(state === 'ok' && { bootSeconds: 21 }),
+  });
+
+  it('with 50 Pis on a 24-line terminal: failures and booting Pis first, finished ones folded into one line', async () => {
+    const { tableRenderer } = await import('../../src/watch/render.js');
+    const out = tty(100, 24);
+    const err = tty(100, 24);
+    const rows = [...Array.from({ length: 40 }, (_, i) => row(i + 1, 'ok')), ...Array.from({ length: 8 }, (_, i) => row(41 + i, 'active')), row(49, 'fail'), row(50, 'fail')];
+    const r = tableRenderer(out, err, (await import('../../src/watch/format.js')).plain);
+    r.redraw(rows, 'watching /var/log/dnsmasq.log');
+    const frame = out.text.split('\n').filter(Boolean);
+    expect(frame).toHaveLength(22);
+    expect(frame[0]).toBe('watching /var/log/dnsmasq.log: 50 Pis: 40 booted, 8 booting, 2 failed');
+    expect(frame[2]).toMatch(/^pi-49 \(10000031\) +FAILED: kernel/);
+    expect(frame[4]).toMatch(/^pi-41 /);
+    expect(frame.at(-1)).toBe('… and 31 more (pi-10, pi-11 … pi-40): 31 Pis: 31 booted, 0 booting');
+    // The next frame first moves the cursor up over the old one and clears it.
+    r.redraw(rows, 'watching /var/log/dnsmasq.log');
+    expect(out.text).toContain('\x1b[22A\x1b[J');
+    expect(frame.every((l) => l.length <= 100)).toBe(true);
   });
 });

@@ -7,12 +7,14 @@
  * config as doctor does, and names Pis from an inventory. A Pi "comes up"
  * when a real OpenSSH sshd starts in its namespace.
  */
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeAsRoot, hasCommand } from '../helpers/env.js';
-import { pinet } from '../helpers/cli.js';
+import { pinet, PINET } from '../helpers/cli.js';
 import { ubuntuPartition, writePartition } from '../netboot/boot-partition.js';
-import { sh, WatchLab, WatchProcess, type LabPi } from './helpers/lab.js';
+import { REPO, sh, waitFor, WatchLab, WatchProcess, type LabPi } from './helpers/lab.js';
 
 describeAsRoot('pinet watch follows real boots in the real dnsmasq log', () => {
   const lab = new WatchLab('int', 180);
@@ -63,6 +65,7 @@ describeAsRoot('pinet watch follows real boots in the real dnsmasq log', () => {
       await watch.waitForEvent('pi-04 not found', (e) => e.type === 'verdict' && e.pi.name === 'pi-04');
       code = await watch.stop();
       events = watch.events();
+      if (process.env.PINET_WATCH_SAMPLES) await writeFile(join(process.env.PINET_WATCH_SAMPLES, 'events.ndjson'), watch.stdout);
     });
 
     it('Ctrl-C ends it with exit 0 and a summary as the last event', () => {
@@ -139,7 +142,7 @@ describeAsRoot('pinet watch follows real boots in the real dnsmasq log', () => {
     const r = await pinet(['watch', '--once', ...args()]);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stdout).toMatch(new RegExp(`^watching ${logFile}: 4 Pis: 0 booted, 2 with all boot files sent, 0 booting, 2 failed$`, 'm'));
-    expect(r.stdout).toMatch(/^pi-03 \(\w{8}\) +FAILED at kernel +\d+ .*vmlinuz could not be read by the TFTP server \(permission denied\)$/m);
+    expect(r.stdout).toMatch(/^pi-03 \(\w{8}\) +FAILED: vmlinuz +\d+ .*vmlinuz could not be read by the TFTP server \(permission denied\)$/m);
     expect(r.stdout).toContain("dnsmasq's log, as pinet doctor --log reads it:");
     expect(r.stdout).toMatch(/^ {2}FAIL {2}boot in the log +vmlinuz could not be read by the TFTP server \(permission denied\)$/m);
   });
@@ -154,6 +157,38 @@ describeAsRoot('pinet watch follows real boots in the real dnsmasq log', () => {
     expect(watch.stdout).toMatch(/^\d\d:\d\d:\d\d FAIL pi-03 \(\w{8}\): vmlinuz could not be read by the TFTP server \(permission denied\)$/m);
     expect(watch.stdout).toMatch(/^ +fix: chmod -R a\+rX /m);
     expect(watch.stdout).toMatch(/^watching .*dnsmasq\.log: 4 Pis: /m);
+    if (process.env.PINET_WATCH_SAMPLES) await writeFile(join(process.env.PINET_WATCH_SAMPLES, 'lines.txt'), watch.stdout);
+  });
+
+  it('on a terminal, draws a live table in place with verdicts above it, and the summary on Ctrl-C', async () => {
+    const tty = spawn('python3', [join(REPO, 'test/watch/assets/pty-run.py'), '110', '14', 'ip', 'netns', 'exec', lab.srv, process.execPath, PINET, 'watch', '--since', '1h', ...args()], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    let out = '';
+    let err = '';
+    tty.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    tty.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    const exited = new Promise<number | null>((r) => tty.once('exit', (c) => r(c)));
+    lab.defer(async () => {
+      if (tty.exitCode === null) {
+        process.kill(tty.pid!, 'SIGTERM');
+        await exited;
+      }
+    });
+    const pid = await waitFor('the pid of watch', () => (/^\d+\n/.test(err) ? Number(err.split('\n')[0]) : undefined));
+    // A frame with all four Pis, drawn after pi-01 answered SSH.
+    await waitFor('a table with 4 Pis', () => (/watching .*: 4 Pis: 1 booted, 1 with all boot files sent, 0 booting, 2 failed/.test(out) ? true : undefined));
+    process.kill(pid, 'SIGINT');
+    expect(await exited).toBe(0);
+    const frames = out.split(/\x1b\[\d+A\x1b\[J/);
+    // Redrawn in place: the cursor went back up over the previous frame at least once.
+    expect(frames.length).toBeGreaterThan(1);
+    const last = frames.at(-2)!;
+    expect(last).toMatch(/^PI +STAGE +FILES +BYTES +TIME +LAST\r?$/m);
+    expect(last).toMatch(/^pi-03 \(\w{8}\) +FAILED: vmlinuz .*vmlinuz could not be read/m);
+    expect(last).toMatch(/^pi-01 \(\w{8}\) +booted .*up \(booted before watch started\)/m);
+    // Verdicts are printed once, above the table, not redrawn.
+    expect(out.match(/FAIL pi-03 \(\w{8}\): vmlinuz could not be read/g)).toHaveLength(1);
+    expect(frames.at(-1)).toContain("dnsmasq's log, as pinet doctor --log reads it:");
+    if (process.env.PINET_WATCH_SAMPLES) await writeFile(join(process.env.PINET_WATCH_SAMPLES, 'tty.txt'), out);
   });
 
   describe('configs without the Pi menu', () => {
