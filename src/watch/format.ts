@@ -84,7 +84,7 @@ export function rowCells(r: PiRow): string[] {
 /** Rows as an aligned table; the last column is cut to `width`. */
 export function table(rows: PiRow[], c: Paint = plain, width = 120): string[] {
   const cells = rows.map(rowCells);
-  const w = COLUMNS.map((h, i) => Math.min(i === 0 ? 32 : 24, Math.max(h.length, ...cells.map((r) => r[i]!.length))));
+  const w = COLUMNS.map((h, i) => Math.min(i === 0 ? 32 : 30, Math.max(h.length, ...cells.map((r) => r[i]!.length))));
   const fmt = (r: string[]): string => {
     const line = r.map((x, i) => (i === r.length - 1 ? x : i === 2 || i === 3 || i === 4 ? x.padStart(w[i]!) : x.slice(0, w[i]!).padEnd(w[i]!))).join('  ');
     return line.length > width ? `${line.slice(0, width - 1)}…` : line;

@@ -114,7 +114,9 @@ export async function runWatch(o: WatchRun): Promise<WatchResult> {
       const parsed: { line: LogLine; timeMs: number }[] = [];
       for (const b of batch) {
         const line = parseLogLine(b.raw);
-        const timeMs = b.timeMs ?? (line.stamp ? (stampToMs(line.stamp, now) ?? now) : now);
+        // A syslog stamp has whole seconds: for a line read within its own second, the time it was read is closer.
+        const stamp = line.stamp ? stampToMs(line.stamp, now) : undefined;
+        const timeMs = b.timeMs ?? (stamp === undefined ? now : now - stamp >= 0 && now - stamp < 1000 ? now : stamp);
         if (o.sinceMs !== undefined && timeMs < o.sinceMs && (b.timeMs !== undefined || line.stamp)) continue;
         parsed.push({ line, timeMs });
       }
