@@ -191,6 +191,21 @@ describeAsRoot('pinet watch follows real boots in the real dnsmasq log', () => {
     expect(frames.at(-1)).toContain("dnsmasq's log, as pinet doctor --log reads it:");
   });
 
+  it('a transfer that stalls: the Pi stops acknowledging in the middle of start4.elf, watch says so after --stall', async () => {
+    const pi = await lab.addPi('stall');
+    await writePartition(join(root, pi.serial), ubuntuPartition());
+    const watch = new WatchProcess(lab, ['--json', '--stall', '4', ...args()]);
+    await watch.waitForEvent('the log opened', (e) => e.type === 'source' && e.what === 'opened');
+    // From its 40th ACK on, nothing the Pi acknowledges reaches dnsmasq (start4.elf is about 150 blocks).
+    const boot = lab.emulate(pi, { faults: { loseAcks: Array.from({ length: 5000 }, (_, i) => i + 40) }, eeprom: { BOOT_ORDER: '0xf2', DHCP_TIMEOUT: 5000, DHCP_REQ_TIMEOUT: 1000, TFTP_FILE_TIMEOUT: 5000 } });
+    const v = await watch.waitForEvent('the stall', (e) => e.type === 'verdict' && e.id === 'boot.stalled' && e.pi.mac === pi.mac);
+    expect(v).toMatchObject({ level: 'warn', finding: expect.stringMatching(/^no TFTP progress for [4-9] s \(last: .+\)$/), fix: expect.stringMatching(/dnsmasq gives up on a transfer after about 30 s/) });
+    expect((await boot).outcome).not.toBe('booted');
+    expect(await watch.stop()).toBe(0);
+    const row = (watch.events().at(-1)!.pis as Record<string, any>[]).find((r) => r.pi.mac === pi.mac)!;
+    expect(row).toMatchObject({ state: 'warn', stage: 'firmware' });
+  });
+
   describe('configs without the Pi menu', () => {
     it('no pxe-service: the DISCOVER gets no offer, and watch says why in doctor\'s words', async () => {
       const logNoMenu = join(await lab.dir('log-nomenu'), 'dnsmasq.log');
