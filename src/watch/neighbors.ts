@@ -3,7 +3,7 @@
  * the network namespace watch runs in. TFTP lines name only the client's
  * address and DHCP lines only its MAC; the table ties them together for a
  * Pi that is not in the inventory. Re-read when an unknown address shows
- * up, at most every half second.
+ * up, at most ten times a second.
  */
 import { readFile } from 'node:fs/promises';
 
@@ -32,7 +32,7 @@ export class Neighbors {
   async learn(ips: Iterable<string>, nowMs: number): Promise<void> {
     let missing = false;
     for (const ip of ips) if (!this.table.has(ip)) missing = true;
-    if (!missing || nowMs - this.readAt < 500) return;
+    if (!missing || nowMs - this.readAt < 100) return;
     this.readAt = nowMs;
     const text = await readFile(this.file, 'utf8').catch(() => '');
     for (const [ip, mac] of parseArp(text)) this.table.set(ip, mac);

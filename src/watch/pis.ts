@@ -117,6 +117,12 @@ export class Registry {
 
   private bindMac(pi: PiState, mac: string): void {
     const m = sameMac(mac);
+    const other = this.byMac.get(m);
+    if (other && other !== pi && other.dir === undefined && other.ips.size === 0 && other.files.size === 0) {
+      // The Pi seen so far only in DHCP under this MAC is this one: one row, from its first packet.
+      this.all.splice(this.all.indexOf(other), 1);
+      pi.firstMs = Math.min(pi.firstMs, other.firstMs);
+    }
     pi.mac ??= m;
     this.byMac.set(m, pi);
   }

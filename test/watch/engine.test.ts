@@ -122,6 +122,17 @@ describe('four Pis booting at once (real dnsmasq log)', async () => {
     expect(dhcp.every((e) => e.offer === 'proxy' && e.interface === 'br0' && e.vendorClass === 'PXEClient:Arch:00000:UNDI:002001')).toBe(true);
   });
 
+  it('keeps one row for a Pi whose MAC the neighbour table knows only after its first TFTP lines', () => {
+    let misses = 3;
+    // None enrolled: four Pis known only by MAC after DHCP, so the first TFTP lines of pi-b cannot be tied to one.
+    const engine = make({ inventory: [], neighbors: (ip) => (ip === b.ip && misses-- > 0 ? undefined : neighbors.get(ip)) });
+    const { lastMs } = feed(engine, log);
+    const rows = engine.rows(lastMs);
+    expect(rows).toHaveLength(4);
+    expect(rows.find((r) => r.pi.mac === b.mac)).toMatchObject({ pi: { name: b.serial, dir: b.serial, ip: b.ip }, stage: 'loaded' });
+    expect(engine.tick(lastMs + 60_000).filter((e) => e.type === 'verdict' && e.id === 'dhcp.no-tftp')).toEqual([]);
+  });
+
   it('follows the healthy Pis through every stage, with files and bytes, probes apart', () => {
     const engine = make();
     const { events, lastMs } = feed(engine, log);
