@@ -31,6 +31,8 @@ export interface GaneshaExport {
   anonGid?: number;
   /** Who may mount it (default: the lab's subnet). */
   clients?: string;
+  /** Other squash rules for single clients (checked before the default), e.g. one per VM Pi. */
+  perClient?: Array<{ client: string; squash: Squash; anonUid?: number; anonGid?: number }>;
 }
 
 const GANESHA_SQUASH: Record<Squash, string> = { none: 'No_Root_Squash', root: 'Root_Squash', all: 'All_Squash' };
@@ -44,6 +46,17 @@ export function renderGaneshaConfig(o: { bindIp: string; subnet: string; recover
   const blocks = o.exports.map((e, i) => {
     const clients = e.clients ?? o.subnet;
     if (!/^[\d./]+$/.test(clients)) throw new Error(`Ganesha clients ${JSON.stringify(clients)}: an address or CIDR`);
+    const special = (e.perClient ?? []).map((c) => {
+      if (!/^[\d./]+$/.test(c.client)) throw new Error(`Ganesha client ${JSON.stringify(c.client)}: an address or CIDR`);
+      return `    CLIENT {
+        Clients = ${c.client};
+        Access_Type = RW;
+        Squash = ${GANESHA_SQUASH[c.squash]};
+        Anonymous_Uid = ${c.anonUid ?? 65534};
+        Anonymous_Gid = ${c.anonGid ?? 65534};
+    }
+`;
+    });
     return `EXPORT {
     Export_Id = ${i + 1};
     Path = "${checkPath('path', e.path)}";
@@ -56,7 +69,7 @@ export function renderGaneshaConfig(o: { bindIp: string; subnet: string; recover
     Anonymous_Uid = ${e.anonUid ?? 65534};
     Anonymous_Gid = ${e.anonGid ?? 65534};
     Attr_Expiration_Time = 0;
-    CLIENT {
+${special.join('')}    CLIENT {
         Clients = ${clients};
         Access_Type = RW;
     }

@@ -146,7 +146,7 @@ export class VmLab {
   private router: ChildProcess | null = null;
   private exitHook: (() => void) | null = null;
   private tapCount = 0;
-  private readonly sshHosts = new Map<string, { port: number; hostKey: string }>();
+  private readonly sshHosts = new Map<string, { port: number; hostKey: string; ip: string }>();
   private readonly names = new Map<string, string>();
   keep: boolean;
   /** TCG unless PINET_VM_ACCEL=kvm (the /dev/kvm here is a nested PVM device stock kernels cannot use; see README). */
@@ -362,23 +362,29 @@ export class VmLab {
     return join(this.dir, 'known_hosts');
   }
 
-  async addSshHost(name: string, port: number, hostKey: string): Promise<void> {
-    this.sshHosts.set(name, { port, hostKey });
+  /**
+   * The same for a process running inside the LAN namespace (see inLan()):
+   * the VMs by their addresses on the LAN, port 22.
+   */
+  get sshConfigLan(): string {
+    return join(this.dir, 'ssh_config.lan');
+  }
+
+  async addSshHost(name: string, port: number, hostKey: string, ip: string): Promise<void> {
+    this.sshHosts.set(name, { port, hostKey, ip });
     const entries = [...this.sshHosts.entries()];
     await writeFile(this.knownHosts, entries.map(([n, h]) => `${n} ${h.hostKey.trim()}\n`).join(''));
+    for (const lan of [false, true]) {
+      await this.writeSshConfig(lan ? this.sshConfigLan : this.sshConfig, entries.map(([n, h]) =>
+        [`Host ${n}`, `    HostName ${lan ? h.ip : '127.0.0.1'}`, `    Port ${lan ? 22 : h.port}`, `    HostKeyAlias ${n}`, ''].join('\n'),
+      ).join(''));
+    }
+  }
+
+  private async writeSshConfig(file: string, hosts: string): Promise<void> {
     await writeFile(
-      this.sshConfig,
-      entries
-        .map(([n, h]) =>
-          [
-            `Host ${n}`,
-            '    HostName 127.0.0.1',
-            `    Port ${h.port}`,
-            `    HostKeyAlias ${n}`,
-            '',
-          ].join('\n'),
-        )
-        .join('') +
+      file,
+      hosts +
         [
           'Host *',
           '    User root',
@@ -391,6 +397,11 @@ export class VmLab {
           '',
         ].join('\n'),
     );
+  }
+
+  /** argv that runs `argv` inside the LAN namespace (where the boot server's address is): nsenter. */
+  inLan(argv: string[]): string[] {
+    return ['nsenter', `--net=/run/netns/${this.lanNs}`, '--', ...argv];
   }
 
   /** A name in every VM's /etc/hosts (set before the VM boots). */

@@ -3,8 +3,8 @@
  * and command line (what a Pi's bootloader loads), with its NIC on a tap
  * device of the lab's LAN namespace (QEMU runs inside that namespace), its
  * serial console written to a log file, `-no-reboot` (a reboot inside the
- * VM ends the process: the harness then plays the bootloader again; a
- * poweroff only halts it, -no-shutdown, as a Pi halts), and
+ * VM ends the process, as does a poweroff: the console log tells them
+ * apart; the harness then plays the bootloader again after a reboot), and
  * started and stopped by PID. TCG by default; KVM only when asked for and
  * when it really boots a plain kernel (see kvmWorks in accel.ts).
  */
@@ -65,7 +65,6 @@ export function qemuArgs(s: VmSpec): string[] {
     '-m', String(s.memMB),
     '-nodefaults', '-no-user-config', '-display', 'none', '-vga', 'none',
     '-no-reboot',
-    '-no-shutdown',
     '-serial', `file:${optValue('console log', s.consoleLog)}`,
     '-kernel', s.kernel,
     '-append', s.append,

@@ -7,7 +7,8 @@
  * TFTP) from a namespace with the Pi's MAC; then QEMU boots exactly the
  * kernel, initramfs and cmdline.txt that were loaded, plus console=ttyS0.
  * A reboot inside the VM ends QEMU (-no-reboot) and goes through the same
- * path; a poweroff halts it (-no-shutdown), as a Pi does.
+ * path (the kernel's last console line says "Restarting system"); after a
+ * poweroff ("Power down") the Pi stays off until powerOn().
  *
  * The EEPROM is the harness's: a staged update (pieeprom.upd whose SHA-256
  * matches pieeprom.sig, with recovery.bin) on the SD card is flashed at the
@@ -192,8 +193,13 @@ export class VmPi {
     );
     await this.note(`power-on ${n}: booted ${result.mode}${fromSd ? '' : ` from ${result.network?.tftpServer} ${result.network?.prefix}`}: ${f.names.kernel} + ${f.names.initramfs.join(',')}, cmdline: ${f.cmdline}`);
     const q = this.vm.qemu!;
-    void q.exited.then((e) => {
+    void q.exited.then(async (e) => {
       if (this.stopping || !this.autoRestart || this.lab.closing) return;
+      const tail = await this.vm.consoleTail(record, 5);
+      if (!/reboot: Restarting system/.test(tail)) {
+        await this.note(`QEMU exited (${e.code ?? e.signal}) without a reboot (console: ${tail.trim().split('\n').pop()}); the Pi stays off`);
+        return;
+      }
       // -no-reboot: the guest rebooted. Power it on again through the bootloader.
       this.cycle = (async () => {
         await this.note(`QEMU exited (${e.code ?? e.signal}): the Pi rebooted; powering on again`);

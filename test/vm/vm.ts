@@ -65,7 +65,7 @@ export class LabVm {
     await sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `root@${this.name}`, '-f', key]);
     this.hostKey = { privateKey: await readFile(key, 'utf8'), publicKey: (await readFile(`${key}.pub`, 'utf8')).trim() + '\n' };
     await this.lab.dhcpHost(this.mac, this.ip, this.name);
-    await this.lab.addSshHost(this.name, this.sshPort, this.hostKey.publicKey);
+    await this.lab.addSshHost(this.name, this.sshPort, this.hostKey.publicKey, this.ip);
   }
 
   identity(extra: Partial<IdentityInput> = {}): IdentityInput {

@@ -22,7 +22,7 @@ MIRROR=${PINET_VM_MIRROR:-http://deb.debian.org/debian}
 SECURITY=${PINET_VM_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 
 # Everything the roles need, nothing more (minbase + these).
-PKGS=initramfs-tools,systemd-sysv,udev,kmod,nfs-common,openssh-server,iproute2,ifupdown,dnsmasq-base,nfs-kernel-server,python3-minimal,sudo,procps,iputils-ping
+PKGS=initramfs-tools,systemd-sysv,udev,kmod,nfs-common,openssh-server,iproute2,dnsmasq-base,nfs-kernel-server,python3-minimal,sudo,procps,iputils-ping
 
 # Files nobody reads in a test VM; kernel modules for hardware a VM never has
 # (they also keep the initramfs, built with MODULES=most, small).
