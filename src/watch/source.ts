@@ -10,6 +10,7 @@
  *    dnsmasq.service.
  */
 import { createInterface } from 'node:readline';
+import { PinetError } from '../errors.js';
 import { find, type DnsmasqConfig } from '../server/dnsmasq-conf.js';
 import { followFile, type FollowNote } from './follow-file.js';
 import { readJournal } from './journal.js';
@@ -59,8 +60,17 @@ export interface ReadOptions {
 
 export async function* readSource(s: SourceSpec, o: ReadOptions): AsyncGenerator<RawLine[]> {
   if (s.kind === 'file') {
-    for await (const lines of followFile(s.path, { fromStart: o.once || o.sinceMs !== undefined, once: o.once, signal: o.signal, onNote: o.onNote })) {
-      yield lines.map((raw) => ({ raw }));
+    try {
+      for await (const lines of followFile(s.path, { fromStart: o.once || o.sinceMs !== undefined, once: o.once, signal: o.signal, onNote: o.onNote })) {
+        yield lines.map((raw) => ({ raw }));
+      }
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (!code) throw err;
+      throw new PinetError(`cannot read ${s.path} (${s.why}): ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code}`, {
+        hint: code === 'EACCES' ? 'run as root, or as a member of the group that may read it (adm on Debian)' : 'check log-facility= in the dnsmasq config, or pass --log',
+        cause: err,
+      });
     }
     return;
   }

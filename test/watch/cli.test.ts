@@ -60,6 +60,12 @@ describe('pinet watch (CLI)', () => {
     expect(stall.code).toBe(2);
   });
 
+  it('a log that cannot be read is one line naming it, not a stack trace', async () => {
+    const r = await pinet(['watch', '--once', '--log', join(dir, 'missing.log'), ...base]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual([`pinet: error: cannot read ${join(dir, 'missing.log')} (--log): no such file; check log-facility= in the dnsmasq config, or pass --log`]);
+  });
+
   it('--help shows the sources and examples', async () => {
     const r = await pinet(['watch', '--help']);
     expect(r.code).toBe(0);
