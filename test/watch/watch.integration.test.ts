@@ -206,6 +206,19 @@ describeAsRoot('pinet watch follows real boots in the real dnsmasq log', () => {
     expect(row).toMatchObject({ state: 'warn', stage: 'firmware' });
   });
 
+  it('an enrolled Pi that loads everything but never answers SSH: a warning after --boot-timeout', async () => {
+    const pi = await lab.addPi('silent');
+    await writePartition(join(root, pi.serial), ubuntuPartition());
+    await lab.inventory(state, root, [{ pi: pis.ok }, { pi: pis.kernel0600 }, { pi: pis.nodtb }, { pi }]);
+    const watch = new WatchProcess(lab, ['--json', '--boot-timeout', '3', ...args()]);
+    await watch.waitForEvent('the log opened', (e) => e.type === 'source' && e.what === 'opened');
+    expect((await lab.emulate(pi)).outcome).toBe('booted');
+    const v = await watch.waitForEvent('no SSH', (e) => e.type === 'verdict' && e.id === 'boot.no-ssh');
+    expect(v).toMatchObject({ level: 'warn', pi: { name: 'silent' }, finding: expect.stringMatching(new RegExp(`^the boot files were sent [3-9] s ago, but SSH on ${pi.ip.replace(/\./g, '\\.')}:22 does not answer \\(connection refused\\)$`)) });
+    expect(await watch.stop()).toBe(0);
+    expect((watch.events().at(-1)!.pis as Record<string, any>[]).find((r) => r.pi.name === 'silent')).toMatchObject({ stage: 'loaded', state: 'warn' });
+  });
+
   describe('configs without the Pi menu', () => {
     it('no pxe-service: the DISCOVER gets no offer, and watch says why in doctor\'s words', async () => {
       const logNoMenu = join(await lab.dir('log-nomenu'), 'dnsmasq.log');
