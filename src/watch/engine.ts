@@ -93,7 +93,7 @@ export class WatchEngine {
     for (const [xid, p] of this.pendingXids) {
       if (nowMs - p.ms < 3000) continue;
       this.pendingXids.delete(xid);
-      this.notice(out, nowMs, 'dhcp.unanswered', 'fail', words.unanswered(p.vendorClass, this.pxeCheck()));
+      this.unanswered(out, nowMs, p.vendorClass);
     }
     for (const pi of this.reg.all) {
       if (pi.ended || rank(pi.stage) >= rank('loaded')) continue;
@@ -112,7 +112,7 @@ export class WatchEngine {
     const out: WatchEvent[] = [];
     for (const [xid, p] of this.pendingXids) {
       this.pendingXids.delete(xid);
-      this.notice(out, nowMs, 'dhcp.unanswered', 'fail', words.unanswered(p.vendorClass, this.pxeCheck()));
+      this.unanswered(out, nowMs, p.vendorClass);
     }
     return out;
   }
@@ -193,6 +193,11 @@ export class WatchEngine {
 
   private pxeCheck(): Check | undefined {
     return this.o.config?.checks.find((c) => c.id === 'dnsmasq.pxe');
+  }
+
+  private unanswered(out: WatchEvent[], ms: number, vendorClass: string): void {
+    const w = words.unanswered(vendorClass, this.pxeCheck());
+    this.notice(out, ms, 'dhcp.unanswered', w.level, w);
   }
 
   private notice(out: WatchEvent[], ms: number, id: string, level: Level, w: words.Words): void {

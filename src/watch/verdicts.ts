@@ -66,12 +66,20 @@ export function dhcpWithoutTftp(seconds: number, pxe: Check | undefined): Words 
   };
 }
 
-export function unanswered(vendorClass: string, pxe: Check | undefined): Words {
+/**
+ * A PXE DISCOVER dnsmasq did not answer (log-dhcp shows its vendor class and
+ * nothing more, and no MAC). With a config that offers no Pi menu, that is
+ * every Pi (doctor's words); otherwise it looks exactly like a non-Pi PXE
+ * client that pinet's tagged config ignores on purpose (checked with the
+ * real dnsmasq), so it is only a note.
+ */
+export function unanswered(vendorClass: string, pxe: Check | undefined): Words & { level: 'fail' | 'info' } {
   const base = `a PXE client (vendor class ${vendorClass}) asked and dnsmasq sent no offer`;
-  if (pxe && pxe.status === 'fail') return { finding: `${base}: ${pxe.finding}`, ...(pxe.fix && { fix: pxe.fix }), ...(pxe.evidence && { evidence: pxe.evidence }) };
+  if (pxe && pxe.status === 'fail') return { level: 'fail', finding: `${base}: ${pxe.finding}`, ...(pxe.fix && { fix: pxe.fix }), ...(pxe.evidence && { evidence: pxe.evidence }) };
   return {
-    finding: `${base}: no pxe-service matches it (a MAC outside the dhcp-mac tags, or an address outside dhcp-range)`,
-    fix: 'pinet render-dnsmasq --all-clients for Pis with other MAC prefixes, or check dhcp-range',
+    level: 'info',
+    finding: `${base}: a client whose MAC is not a Raspberry Pi's (an x86 PC, ignored on purpose by a tagged config), or a Pi whose MAC prefix is not in the dhcp-mac tags`,
+    fix: 'if it is a Pi: pinet render-dnsmasq --all-clients, or add its MAC prefix to the dhcp-mac tags',
   };
 }
 

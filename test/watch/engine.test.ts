@@ -261,6 +261,14 @@ describe('directories, prefixes and configs (real dnsmasq logs)', () => {
     expect(engine.rows(asked)).toEqual([]);
   });
 
+  it('the same unanswered request with a config that offers the menu is only a note: an x86 PXE client looks the same', async () => {
+    const { log, meta } = await fixture('no-menu');
+    const good = (await fixture('four-pis')).meta.dnsmasqConf;
+    const engine = new WatchEngine({ catalog: new StaticCatalog({}, {}, meta.tftpRoot), config: await configFrom(good) });
+    feed(engine, log);
+    expect(engine.finish(0)).toEqual([expect.objectContaining({ type: 'notice', id: 'dhcp.unanswered', level: 'info', message: expect.stringMatching(/an x86 PC, ignored on purpose by a tagged config/) })]);
+  });
+
   it('a menu without "Raspberry Pi Boot": an offer and no TFTP request, with doctor\'s finding about the menu', async () => {
     const { log, meta } = await fixture('wrong-menu');
     const engine = new WatchEngine({ catalog: new StaticCatalog({}, {}, meta.tftpRoot), config: await configFrom(meta.dnsmasqConf), dhcpWaitMs: 20_000 });
