@@ -52,6 +52,7 @@ export class WatchEngine {
   private readonly summarizer: LogSummarizer;
   private readonly probing = new Set<string>();
   private readonly notices = new Set<string>();
+  private failedNotice = false;
   private readonly pendingXids = new Map<string, { vendorClass: string; ms: number }>();
   private readonly vendorByXid = new Map<string, string>();
   private readonly stallMs: number;
@@ -164,7 +165,7 @@ export class WatchEngine {
   summary(source: string, nowMs: number): Extract<WatchEvent, { type: 'summary' }> {
     const pis = this.rows(nowMs);
     const checks = this.checks(source);
-    const failed = pis.some((r) => r.state === 'fail') || checks.some((g) => g.checks.some((c) => c.status === 'fail'));
+    const failed = this.failedNotice || pis.some((r) => r.state === 'fail') || checks.some((g) => g.checks.some((c) => c.status === 'fail'));
     return { type: 'summary', time: iso(nowMs), ok: !failed, pis, checks };
   }
 
@@ -203,6 +204,7 @@ export class WatchEngine {
   private notice(out: WatchEvent[], ms: number, id: string, level: Level, w: words.Words): void {
     if (this.notices.has(id)) return;
     this.notices.add(id);
+    if (level === 'fail') this.failedNotice = true;
     out.push({ type: 'notice', time: iso(ms), id, level, message: w.finding, ...(w.fix && { fix: w.fix }), ...(w.evidence && { evidence: w.evidence }) });
   }
 

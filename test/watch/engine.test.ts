@@ -259,6 +259,7 @@ describe('directories, prefixes and configs (real dnsmasq logs)', () => {
       }),
     ]);
     expect(engine.rows(asked)).toEqual([]);
+    expect(engine.summary('log', asked).ok).toBe(false);
   });
 
   it('the same unanswered request with a config that offers the menu is only a note: an x86 PXE client looks the same', async () => {
