@@ -99,8 +99,10 @@ export class WatchEngine {
     for (const pi of this.reg.all) {
       if (pi.ended || rank(pi.stage) >= rank('loaded')) continue;
       const idle = nowMs - pi.lastMs;
-      if (pi.stage === 'dhcp' && idle >= this.dhcpWaitMs) {
-        this.verdict(out, pi, nowMs, 'dhcp.no-tftp', 'warn', words.dhcpWithoutTftp(Math.round(idle / 1000), this.pxeCheck()));
+      // From the first offer: a Pi that ignores offers keeps asking, so its last line is always recent.
+      const waiting = nowMs - pi.firstMs;
+      if (pi.stage === 'dhcp' && waiting >= this.dhcpWaitMs) {
+        this.verdict(out, pi, nowMs, 'dhcp.no-tftp', 'warn', words.dhcpWithoutTftp(Math.round(waiting / 1000), pi.offers, this.pxeCheck()));
       } else if (pi.stage !== 'dhcp' && idle >= this.stallMs) {
         this.verdict(out, pi, nowMs, 'boot.stalled', 'warn', words.stalled(Math.round(idle / 1000), pi.last, [...pi.failedPending.keys()].sort()));
       }
@@ -218,6 +220,7 @@ export class WatchEngine {
 
   private newAttempt(pi: PiState, ms: number): void {
     pi.attempt += 1;
+    pi.offers = 0;
     pi.firstMs = ms;
     pi.stage = 'dhcp';
     pi.files.clear();
@@ -268,7 +271,8 @@ export class WatchEngine {
         this.fileEvent(out, pi, ms, file, 'not-found', { optional, ...(e.client && { client: e.client }) });
         this.advance(out, pi, ms, file);
         if (optional) this.notice(out, ms, 'log.optional', 'info', words.OPTIONAL_NOT_FOUND);
-        else if (file === 'start4.elf' && prefix !== '') this.verdict(out, pi, ms, 'boot.prefix', 'warn', words.prefixMissing(prefix, this.o.catalog.root, pi.entry?.host));
+        // The bootloader's prefix probe: <prefix>start4.elf, then <prefix>start.elf; neither there means no prefix.
+        else if ((file === 'start4.elf' || file === 'start.elf') && prefix !== '') this.verdict(out, pi, ms, 'boot.prefix', 'warn', words.prefixMissing(prefix, this.o.catalog.root, pi.entry?.host));
         else {
           pi.failedAt = file;
           this.verdict(out, pi, ms, 'boot.not-found', 'fail', words.notFound(file, prefix, this.o.catalog.root, pi.entry?.host));
@@ -309,6 +313,7 @@ export class WatchEngine {
     const pi = this.reg.forMac(e.mac, ms);
     if (pi.ended || rank(pi.stage) > rank('dhcp')) this.newAttempt(pi, ms);
     pi.lastMs = ms;
+    pi.offers += 1;
     const offer = e.detail ?? e.type;
     pi.last = `${e.type === 'PXE' ? 'PXE' : e.type} ${offer === e.type ? '' : offer} on ${e.iface}`.replace(/\s+/g, ' ');
     out.push({ type: 'dhcp', time: iso(ms), pi: refOf(pi), attempt: pi.attempt, offer, interface: e.iface, ...(vendor && { vendorClass: vendor }) });

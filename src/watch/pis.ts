@@ -28,6 +28,8 @@ export interface PiState {
   mac?: string;
   ips: Set<string>;
   attempt: number;
+  /** PXE requests answered in this attempt (a Pi that ignores the offer asks again every second or so). */
+  offers: number;
   firstMs: number;
   lastMs: number;
   stage: Stage;
@@ -84,6 +86,7 @@ export class Registry {
       id,
       ips: new Set(),
       attempt: 1,
+      offers: 0,
       firstMs: timeMs,
       lastMs: timeMs,
       stage: 'dhcp',

@@ -56,8 +56,8 @@ export function stalled(seconds: number, last: string, failed: string[]): Words 
 }
 
 /** A Pi got a proxy offer but never asked for a file. `pxe` is doctor's PXE menu check of the config, when one was read. */
-export function dhcpWithoutTftp(seconds: number, pxe: Check | undefined): Words {
-  const base = `got a DHCP proxy offer but asked for no file over TFTP for ${seconds} s`;
+export function dhcpWithoutTftp(seconds: number, offers: number, pxe: Check | undefined): Words {
+  const base = `got ${offers === 1 ? 'a DHCP proxy offer' : `${offers} DHCP proxy offers`} but asked for no file over TFTP for ${seconds} s`;
   if (pxe && pxe.status === 'fail') return { finding: `${base}: ${pxe.finding}`, ...(pxe.fix && { fix: pxe.fix }), ...(pxe.evidence && { evidence: pxe.evidence }) };
   return {
     finding: `${base}: the bootloader did not take the offer, or cannot reach the TFTP server`,

@@ -1,8 +1,8 @@
 /**
  * The watch engine on real dnsmasq logs (test/fixtures/watch, recorded by
- * record-fixtures.ts from boots against the real dnsmasq 2.90, and the seed
- * article's log), fed line by line with each line's own time stamp, as the
- * runner does. No root needed.
+ * record-fixtures.ts: test/netboot's bootloader emulator booting against the
+ * real dnsmasq 2.90; and the seed article's log of a real Pi), fed line by
+ * line with each line's own time stamp, as the runner does. No root needed.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,6 +16,7 @@ import type { InventoryEntry } from '../../src/server/state.js';
 import { StaticCatalog, type DirInfo, type FileFacts } from '../../src/watch/catalog.js';
 import { WatchEngine, type EngineOptions } from '../../src/watch/engine.js';
 import type { WatchEvent } from '../../src/watch/events.js';
+import { ubuntuPartition } from '../netboot/boot-partition.js';
 
 const FIXTURES = new URL('../fixtures/watch/', import.meta.url);
 
@@ -30,8 +31,10 @@ async function fixture(name: string): Promise<{ log: string; meta: Meta }> {
   return { log, meta: JSON.parse(meta) as Meta };
 }
 
+/** The boot partition the fixtures' Pis had (test/netboot's Ubuntu layout), with each file's size. */
+const PARTITION = Object.fromEntries(Object.entries(ubuntuPartition()).map(([f, c]) => [f, Buffer.byteLength(c)]));
 const UBUNTU: Omit<DirInfo, 'dir'> = {
-  required: ['start4.elf', 'fixup4.dat', 'config.txt', 'bcm2711-rpi-4-b.dtb', 'overlays/overlay_map.dtb', 'cmdline.txt', 'vmlinuz', 'initrd.img'],
+  required: ['start4.elf', 'fixup4.dat', 'config.txt', 'bcm2711-rpi-4-b.dtb', 'overlays/overlay_map.dtb', 'overlays/dwc2.dtbo', 'overlays/disable-bt.dtbo', 'overlays/disable-wifi.dtbo', 'cmdline.txt', 'vmlinuz', 'initrd.img'],
   kernel: 'vmlinuz',
   initramfs: ['initrd.img'],
 };
@@ -70,9 +73,10 @@ function feed(engine: WatchEngine, log: string, until?: (raw: string) => boolean
   return { events, lastMs };
 }
 
-/** The time of the first line holding `text`. */
-function timeOf(log: string, text: string): number {
-  return stampToMs(parseLogLine(log.split('\n').find((l) => l.includes(text))!).stamp!, Date.now())!;
+/** The time of the first (or last) line holding `text`. */
+function timeOf(log: string, text: string, which: 'first' | 'last' = 'first'): number {
+  const lines = log.split('\n').filter((l) => l.includes(text));
+  return stampToMs(parseLogLine((which === 'first' ? lines[0] : lines.at(-1))!).stamp!, Date.now())!;
 }
 
 const byType = <T extends WatchEvent['type']>(events: WatchEvent[], type: T): Extract<WatchEvent, { type: T }>[] => events.filter((e): e is Extract<WatchEvent, { type: T }> => e.type === type);
@@ -94,9 +98,9 @@ describe('four Pis booting at once (real dnsmasq log)', async () => {
   const [a, b, c, d] = meta.pis as [Meta['pis'][number], Meta['pis'][number], Meta['pis'][number], Meta['pis'][number]];
   const root = meta.tftpRoot;
   const files: Record<string, FileFacts> = {
-    [`${root}/${c.serial}/vmlinuz`]: { size: 480_000, owner: 'root:root', mode: '0600', unreadable: `${root}/${c.serial}/vmlinuz: mode 0600 owner 0:0 gives dnsmasq (as other) no read permission` },
+    [`${root}/${c.serial}/vmlinuz`]: { size: PARTITION.vmlinuz!, owner: 'root:root', mode: '0600', unreadable: `${root}/${c.serial}/vmlinuz: mode 0600 owner 0:0 gives dnsmasq (as other) no read permission` },
   };
-  for (const pi of [a, b]) for (const [f, size] of [['vmlinuz', 480_000], ['initrd.img', 360_000], ['start4.elf', 220_000]] as const) files[`${root}/${pi.serial}/${f}`] = { size };
+  for (const pi of [a, b, c, d]) for (const [f, size] of Object.entries(PARTITION)) files[`${root}/${pi.serial}/${f}`] ??= { size };
   const dirs = Object.fromEntries(meta.pis.map((p) => [p.serial, { dir: p.serial, ...UBUNTU }]));
   const neighbors = new Map(meta.pis.map((p) => [p.ip, p.mac]));
   const make = (o: Partial<EngineOptions> = {}): WatchEngine =>
@@ -133,21 +137,26 @@ describe('four Pis booting at once (real dnsmasq log)', async () => {
     expect(engine.tick(lastMs + 60_000).filter((e) => e.type === 'verdict' && e.id === 'dhcp.no-tftp')).toEqual([]);
   });
 
-  it('follows the healthy Pis through every stage, with files and bytes, probes apart', () => {
+  it('follows the healthy Pis through every stage, with files and bytes, size probes apart', () => {
     const engine = make();
     const { events, lastMs } = feed(engine, log);
     const stages = byType(events, 'stage').filter((e) => e.pi.name === 'pi-a').map((e) => e.stage);
-    expect(stages).toEqual(['firmware', 'kernel', 'loaded']);
+    expect(stages).toEqual(['firmware', 'initramfs', 'kernel', 'loaded']);
     const loaded = byType(events, 'stage').find((e) => e.pi.name === 'pi-a' && e.stage === 'loaded')!;
     expect(loaded.note).toBe(`all boot files sent; waiting for SSH on ${a.ip}:22`);
     const aFiles = byType(events, 'file').filter((e) => e.pi.name === 'pi-a');
-    expect(aFiles.filter((e) => e.outcome === 'probe').map((e) => e.file)).toEqual(['start4.elf', 'vmlinuz']);
+    // Each "Early terminate" from pi-a's address ends one size probe; probes carry no bytes.
+    const early = log.split('\n').filter((l) => l.includes(`Early terminate received from ${a.ip}`)).length;
+    expect(aFiles.filter((e) => e.outcome === 'probe')).toHaveLength(early);
+    expect(aFiles.filter((e) => e.outcome === 'probe').every((e) => e.bytes === undefined)).toBe(true);
     expect(aFiles.filter((e) => e.outcome === 'not-found').every((e) => e.optional)).toBe(true);
+    const sent = aFiles.filter((e) => e.outcome === 'sent');
+    for (const e of sent) expect(e.bytes, e.file).toBe(PARTITION[e.file]);
     const row = engine.rows(lastMs).find((r) => r.pi.name === 'pi-a')!;
-    expect(row).toMatchObject({ stage: 'loaded', state: 'active', files: 8, bytes: 220_000 + 480_000 + 360_000 });
+    expect(row).toMatchObject({ stage: 'loaded', state: 'active', files: UBUNTU.required.length, bytes: sent.reduce((n, e) => n + e.bytes!, 0) });
     // pi-b is not in the inventory: its boot ends when the files are sent.
     const rowB = engine.rows(lastMs).find((r) => r.pi.name === b.serial)!;
-    expect(rowB).toMatchObject({ stage: 'loaded', state: 'ok', files: 8 });
+    expect(rowB).toMatchObject({ stage: 'loaded', state: 'ok', files: UBUNTU.required.length });
     expect(byType(events, 'stage').find((e) => e.pi.name === b.serial && e.stage === 'loaded')!.note).toMatch(/not in the inventory/);
   });
 
@@ -175,7 +184,8 @@ describe('four Pis booting at once (real dnsmasq log)', async () => {
       evidence: [`${root}/${c.serial}/vmlinuz: owner root:root, mode 0600`, `${root}/${c.serial}/vmlinuz: mode 0600 owner 0:0 gives dnsmasq (as other) no read permission`],
       fix: `chmod -R a+rX ${root}/${c.serial}; keep it so after kernel updates with pinet's hook (pinet enroll pi-c) or an export that squashes to dnsmasq`,
     });
-    expect(byType(events, 'stage').filter((e) => e.pi.name === 'pi-c').map((e) => e.stage)).toEqual(['firmware', 'kernel']);
+    expect(byType(events, 'stage').filter((e) => e.pi.name === 'pi-c').map((e) => e.stage)).toEqual(['firmware', 'initramfs', 'kernel']);
+    expect(engine.rows(Date.now()).find((r) => r.pi.name === 'pi-c')).toMatchObject({ state: 'fail', failedAt: 'vmlinuz' });
   });
 
   it('fails the Pi without its device tree, in doctor\'s words', () => {
@@ -183,7 +193,7 @@ describe('four Pis booting at once (real dnsmasq log)', async () => {
     const { events, lastMs } = feed(engine, log);
     const v = byType(events, 'verdict').filter((e) => e.pi.name === 'pi-d');
     expect(v).toEqual([expect.objectContaining({ id: 'boot.not-found', level: 'fail', finding: 'bcm2711-rpi-4-b.dtb was requested but not found', fix: "put the missing files in the Pi's directory of the export (pinet enroll pi-d copies them)" })]);
-    expect(engine.rows(lastMs).find((r) => r.pi.name === 'pi-d')).toMatchObject({ state: 'fail', stage: 'firmware', failedAt: 'bcm2711-rpi-4-b.dtb', verdict: 'bcm2711-rpi-4-b.dtb was requested but not found' });
+    expect(engine.rows(lastMs).find((r) => r.pi.name === 'pi-d')).toMatchObject({ state: 'fail', stage: 'initramfs', failedAt: 'bcm2711-rpi-4-b.dtb', verdict: 'bcm2711-rpi-4-b.dtb was requested but not found' });
   });
 
   it('explains "Early terminate" and optional files once, as benign', () => {
@@ -234,20 +244,22 @@ describe('directories, prefixes and configs (real dnsmasq logs)', () => {
     const { events, lastMs } = feed(engine, log);
     const rows = engine.rows(lastMs);
     const macDir = a.mac.replace(/:/g, '-');
-    expect(rows.find((r) => r.pi.dir === macDir)!.pi).toMatchObject({ id: macDir, mac: a.mac, ip: a.ip });
+    // First seen in DHCP (id: its MAC), named by its directory once it asked for one.
+    expect(rows.find((r) => r.pi.dir === macDir)!.pi).toMatchObject({ id: a.mac, name: macDir, mac: a.mac, ip: a.ip });
     const fallBack = rows.find((r) => r.pi.ip === b.ip)!;
     expect(fallBack.pi).toMatchObject({ dir: b.serial });
     const v = byType(events, 'verdict').filter((e) => e.pi.ip === b.ip);
     expect(v).toEqual([expect.objectContaining({ id: 'boot.prefix', level: 'warn', finding: `the Pi asked for ${b.serial}/start4.elf, which does not exist: it asks for its files without a directory prefix now` })]);
     // It still loads everything, from the root of the export.
-    expect(fallBack).toMatchObject({ stage: 'loaded', files: 8 });
+    expect(fallBack).toMatchObject({ stage: 'loaded', files: UBUNTU.required.length });
   });
 
   it('a config without pxe-service: the Pi\'s DISCOVER gets no offer, said in doctor\'s words', async () => {
     const { log, meta } = await fixture('no-menu');
     const engine = new WatchEngine({ catalog: new StaticCatalog({}, {}, meta.tftpRoot), config: await configFrom(meta.dnsmasqConf) });
     feed(engine, log);
-    const asked = timeOf(log, 'vendor class');
+    // The Pi asks again every second (the same transaction); nobody answered the last one either.
+    const asked = timeOf(log, 'vendor class', 'last');
     expect(engine.tick(asked + 1000).filter((e) => e.type === 'notice')).toEqual([]);
     const n = engine.tick(asked + 4000).filter((e) => e.type === 'notice');
     expect(n).toEqual([
@@ -274,7 +286,9 @@ describe('directories, prefixes and configs (real dnsmasq logs)', () => {
     const { log, meta } = await fixture('wrong-menu');
     const engine = new WatchEngine({ catalog: new StaticCatalog({}, {}, meta.tftpRoot), config: await configFrom(meta.dnsmasqConf), dhcpWaitMs: 20_000 });
     const { events } = feed(engine, log);
-    expect(byType(events, 'dhcp')).toHaveLength(1);
+    // The bootloader ignores the offer and asks again, about once a second, on the same row.
+    expect(byType(events, 'dhcp').length).toBeGreaterThan(1);
+    expect(new Set(byType(events, 'dhcp').map((e) => e.pi.id)).size).toBe(1);
     const offered = timeOf(log, 'PXE(br0)');
     expect(engine.tick(offered + 19_000).filter((e) => e.type === 'verdict')).toEqual([]);
     const v = engine.tick(offered + 21_000).filter((e) => e.type === 'verdict');
@@ -282,7 +296,7 @@ describe('directories, prefixes and configs (real dnsmasq logs)', () => {
       expect.objectContaining({
         id: 'dhcp.no-tftp',
         level: 'warn',
-        finding: expect.stringMatching(/^got a DHCP proxy offer but asked for no file over TFTP for 2\d s: pxe-service is set but no entry carries "Raspberry Pi Boot"/),
+        finding: expect.stringMatching(new RegExp(`^got ${log.split('\n').filter((l) => l.includes('PXE(br0)')).length} DHCP proxy offers but asked for no file over TFTP for 2\\d s: pxe-service is set but no entry carries "Raspberry Pi Boot"`)),
         fix: 'use pxe-service=0,"Raspberry Pi Boot"',
       }),
     ]);
@@ -296,7 +310,7 @@ describe('directories, prefixes and configs (real dnsmasq logs)', () => {
     const { events, lastMs } = feed(bare, log);
     expect(byType(events, 'notice').filter((n) => n.id === 'log.no-log-dhcp')).toHaveLength(1);
     // The boot itself still reads: PXE line (MAC) and TFTP (directory) tied by the one pending Pi.
-    expect(bare.rows(lastMs)).toEqual([expect.objectContaining({ stage: 'loaded', files: 8, pi: expect.objectContaining({ mac: meta.pis[0]!.mac, dir: meta.pis[0]!.serial }) })]);
+    expect(bare.rows(lastMs)).toEqual([expect.objectContaining({ stage: 'loaded', files: UBUNTU.required.length, pi: expect.objectContaining({ mac: meta.pis[0]!.mac, dir: meta.pis[0]!.serial }) })]);
   });
 
   it("reads the seed article's log as one boot, size probes apart from transfers", async () => {

@@ -20,11 +20,9 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { renderDnsmasqConfig } from '../../net/helpers/netns.js';
 import { bootPi, type BootOptions, type BootResult as EmulatedBoot } from '../../netboot/index.js';
-import type { BootRequest, BootResult, PiToBoot } from './pi-boot.js';
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const PINET = join(REPO, 'bin/pinet.js');
-const PI_BOOT = join(REPO, 'test/watch/helpers/pi-boot.ts');
 
 export async function sh(cmd: string, args: string[]): Promise<string> {
   const r = await execa(cmd, args, { reject: false, timeout: 30_000 });
@@ -202,19 +200,6 @@ export class WatchLab {
   async dnsmasqRestart(tftpRoot: string, o: { logFile: string; extra?: string[]; edit?: (conf: string) => string }): Promise<{ conf: string; pid: number; stop: () => Promise<void> }> {
     await this.stopDnsmasq?.();
     return this.dnsmasq(tftpRoot, o);
-  }
-
-  /** Boot these Pis (each from its own namespace, all at once) with pinet's clients. */
-  async boot(pis: { pi: LabPi; opts?: Partial<PiToBoot> }[], o: { noDhcp?: boolean } = {}): Promise<BootResult[]> {
-    const results = await Promise.all(
-      pis.map(async ({ pi, opts }) => {
-        const req: BootRequest = { server: this.server, broadcast: `${this.base}.255`, pis: [{ mac: pi.mac, serial: pi.serial, ...opts }], ...(o.noDhcp && { noDhcp: true }) };
-        const r = await execa('ip', ['netns', 'exec', pi.netns, process.execPath, '--import', 'tsx', PI_BOOT, JSON.stringify(req)], { cwd: REPO, reject: false, timeout: 120_000 });
-        if (r.exitCode !== 0) throw new Error(`pi-boot for ${pi.name} failed: ${String(r.stderr)}`);
-        return (JSON.parse(String(r.stdout).trim().split('\n').pop()!) as BootResult[])[0]!;
-      }),
-    );
-    return results;
   }
 
   /**
