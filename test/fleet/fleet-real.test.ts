@@ -17,9 +17,9 @@ import type { FakePi } from './fake-pi.js';
 const MiB = 1024 * 1024;
 const NEWER = '6.8.0-1010-raspi';
 
-/** path → [size, sha256] of every file of the Pi's boot partition, read inside the Pi. */
+/** path → [size, sha256] of every file of the Pi's boot partition, read inside the Pi (openssl: the CPU's SHA instructions). */
 async function bootFiles(pi: FakePi): Promise<Map<string, [number, string]>> {
-  const out = await pi.sh('cd /boot/firmware && find . -type f -printf "%s %p\\n" | sort -k2 > /tmp/sizes && find . -type f -print0 | sort -z | xargs -0 sha256sum');
+  const out = await pi.sh('cd /boot/firmware && find . -type f -printf "%s %p\\n" | sort -k2 > /tmp/sizes && find . -type f -print0 | sort -z | xargs -0 openssl dgst -sha256 -r');
   const sizes = new Map(
     (await pi.sh('cat /tmp/sizes'))
       .trim()

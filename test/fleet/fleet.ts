@@ -363,14 +363,15 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
     const nets = ids.map((id) => piNet(slot.id, slot.octet, id.index, id.mac));
     ledger.add(`namespace ${lan.namespace}`, () => deleteNamespaces([lan.namespace]), () => deleteNamespacesSync([lan.namespace]));
     await createLan(lan, `pinet-fleet:pid=${process.pid}:start=${processStart(process.pid) ?? 'unknown'}`);
+    stage('slot and LAN');
     const srv = bootServerNet(slot.id, slot.octet);
     ledger.add(`namespace ${srv.namespace}`, () => deleteNamespaces([srv.namespace]), () => deleteNamespacesSync([srv.namespace]));
-    await createBootServerNet(lan, srv);
-    if (opts.linkMbps !== undefined) await setLinkRate(lan, srv, opts.linkMbps * 1e6);
-    stage('slot and LAN');
     const piNamespaces = nets.map((n) => n.netns);
     ledger.add(`namespaces of ${nets.length} Pis`, () => deleteNamespaces(piNamespaces), () => deleteNamespacesSync(piNamespaces));
-    await createPiNets(lan, nets);
+    await Promise.all([
+      createBootServerNet(lan, srv).then(() => (opts.linkMbps !== undefined ? setLinkRate(lan, srv, opts.linkMbps * 1e6) : undefined)),
+      createPiNets(lan, nets),
+    ]);
 
     stage('Pi namespaces');
     // Relay ports on the host's loopback, then the daemon that serves them.
