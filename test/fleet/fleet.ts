@@ -3,7 +3,10 @@
  * each Pi has its own network, mount, PID, UTS and IPC namespaces, an
  * overlayfs root over the host's `/` (nothing it writes reaches the host), a
  * boot partition, a fake /proc/cpuinfo and device tree, the fake rpi-eeprom
- * tools, and a real OpenSSH sshd reachable as 127.0.0.1:<port>.
+ * tools, and a real OpenSSH sshd reachable as 127.0.0.1:<port> through a
+ * relay in the fleet's boot-server namespace (whose link into the LAN can be
+ * rate-limited). Boot partitions are small by default, or real-size
+ * (`bootImage: 'real'`) with the files Pis share stored once.
  *
  *   const fleet = await startFleet({ pis: [{ name: 'pi-01', variant: 'ubuntu-2404-pi4' }] });
  *   try { ... ssh -F fleet.sshConfig pi-01 ... } finally { await fleet.stop(); }
