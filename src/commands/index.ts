@@ -6,7 +6,7 @@
 import { Command, Option } from 'commander';
 import { UsageError } from '../errors.js';
 import { makeCtx, type GlobalOptions, type Run } from './context.js';
-import { CONFIG, FLAGS } from '../settings/catalog.js';
+import { CONFIG, FLAGS, WATCH } from '../settings/catalog.js';
 import { longFlag } from '../settings/resolve.js';
 import { helpText, type Setting } from '../settings/setting.js';
 
@@ -246,6 +246,31 @@ export function registerCommands(program: Command): void {
   )
     .addHelpText('after', examples([['pinet server rollback --dry-run', 'what would be restored'], ['pinet server rollback --yes', 'restore it']]))
     .action(lazy(() => import('./server-rollback.js')));
+
+  const W = WATCH;
+  options(
+    subcommand(program, 'watch')
+      .summary("show every Pi's network boot live, from dnsmasq's log")
+      .description(
+        "Follow dnsmasq's log (the log-facility= file of the dnsmasq config doctor reads, else the journal of dnsmasq.service; " +
+          'or --log/--journal) and show each Pi\'s boot: DHCP proxy offer, bootloader files, initramfs, kernel, booted (its ' +
+          'SSH port answers, for Pis in the inventory), with files and bytes sent, time since its first packet, and verdicts ' +
+          'in doctor\'s words as they happen. A live table on a terminal, one line per event elsewhere, one JSON event per ' +
+          'line with --json. Ctrl-C prints the summary; --once reads what is there and prints doctor\'s log summary.',
+      ),
+    [W.log, W.journal, W.journalFile, W.unit, W.once, W.since, CONFIG.doctor['dnsmasq-conf'], CONFIG['export-dir'], CONFIG['state-dir'], W.stall, W.bootTimeout, W.noSsh],
+  )
+    .addHelpText(
+      'after',
+      examples([
+        ['sudo pinet watch', 'follow the boots as they happen'],
+        ['sudo pinet watch --since 10m', 'include the last ten minutes'],
+        ['pinet watch --log /var/log/dnsmasq.log --once', 'the summary of a log (as doctor --log)'],
+        ['journalctl -u dnsmasq -o short | pinet watch --log -', 'any log on stdin'],
+        ['sudo pinet watch --json | jq -c \'select(.type=="verdict")\'', 'one JSON event per line'],
+      ]),
+    )
+    .action(lazy(() => import('./watch.js')));
 
   option(
     subcommand(program, 'list')

@@ -297,6 +297,31 @@ export const FLAGS = {
   renderDryRun: setting({ flag: '--dry-run', help: 'with -o: show the diff, write nothing', check: boolean, default: false }),
 };
 
+/** The flags of `pinet watch`. */
+export const WATCH = {
+  log: setting({ flag: '--log <file>', help: 'read this log file (followed like tail -F: survives rotation and truncation); - for stdin', check: anyPath }),
+  journal: setting({ flag: '--journal', help: 'read the systemd journal of the dnsmasq unit (journalctl -u dnsmasq -f)', check: boolean, default: false }),
+  journalFile: setting({ flag: '--journal-file <file>', help: 'read this journal file (journalctl --file)', check: anyPath }),
+  unit: setting({
+    flag: '--unit <name>',
+    help: 'the systemd unit of dnsmasq',
+    check: text((u) => (/^[A-Za-z0-9@._:-]{1,128}$/.test(u) ? ok(u) : bad('not a unit name', 'e.g. --unit dnsmasq'))),
+    default: 'dnsmasq',
+  }),
+  once: setting({ flag: '--once', help: 'read what is in the log now, print the summary and exit (1 if a boot failed)', check: boolean, default: false }),
+  since: setting({ flag: '--since <time>', help: 'start this far back: 10m, "2 hours ago", 14:05, "2024-11-25 14:05"', check: plainText, defaultText: 'new lines only' }),
+  stall: setting({ flag: '--stall <seconds>', help: 'a booting Pi with no log line for this long is stuck', check: seconds(), default: 60 }),
+  bootTimeout: setting({ flag: '--boot-timeout <seconds>', help: 'how long to wait for SSH after the last boot file', check: seconds(), default: 300 }),
+  noSsh: setting({ flag: '--no-ssh', help: 'do not check SSH of enrolled Pis after their boot files were sent', check: boolean }),
+};
+
+function seconds() {
+  return text((v) => {
+    const n = Number(v);
+    return /^\d+(\.\d+)?$/.test(v.trim()) && n > 0 ? ok(n) : bad('expected a number of seconds', 'e.g. 60');
+  });
+}
+
 /** Gives every setting in CONFIG its dotted key ("enroll.boot-order"). */
 function assignKeys(node: Record<string, unknown>, prefix: string): void {
   for (const [k, v] of Object.entries(node)) {

@@ -22,9 +22,9 @@ export function longFlag(s: Setting<unknown>): string {
   return m ? m[0] : (s.key ?? '?');
 }
 
-/** commander's attribute name for a flag: "--export-dir" → "exportDir". */
+/** commander's attribute name for a flag: "--export-dir" → "exportDir", "--no-ssh" → "ssh". */
 export function attributeName(s: Setting<unknown>): string {
-  return longFlag(s).slice(2).replace(/-([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+  return longFlag(s).slice(2).replace(/^no-/, '').replace(/-([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
 }
 
 function configValue(data: unknown, key: string): unknown {

@@ -12,6 +12,8 @@
  * Options of `up`: --count N (default 1), --variant NAME (default
  * ubuntu-2404-pi4; repeat or comma-separate to cycle through several),
  * --prefix pi- (names pi-01, pi-02, ...), --dir DIR, --boot-files-mb MB,
+ * --boot-image small|real (real-size boot partitions), --kernel-version V
+ * (every Pi's kernel), --link-mbps N (limit the boot server's link),
  * --export-dir DIR (NFS boot mounts), --ssh-user USER.
  */
 import { writeFileSync } from 'node:fs';
@@ -36,6 +38,9 @@ async function up(argv: string[]): Promise<void> {
       prefix: { type: 'string', default: 'pi-' },
       dir: { type: 'string' },
       'boot-files-mb': { type: 'string' },
+      'boot-image': { type: 'string' },
+      'kernel-version': { type: 'string' },
+      'link-mbps': { type: 'string' },
       'export-dir': { type: 'string' },
       'ssh-user': { type: 'string' },
     },
@@ -48,12 +53,19 @@ async function up(argv: string[]): Promise<void> {
   const pis = Array.from({ length: count }, (_, i) => ({
     name: `${values.prefix}${String(i + 1).padStart(width, '0')}`,
     variant: variants[i % variants.length] as VariantName,
+    ...(values['kernel-version'] !== undefined ? { kernelVersion: values['kernel-version'] } : {}),
   }));
+  const bootImage = values['boot-image'];
+  if (bootImage !== undefined && bootImage !== 'small' && bootImage !== 'real') fail(`--boot-image must be small or real, not ${bootImage}`);
+  const linkMbps = values['link-mbps'] === undefined ? undefined : Number(values['link-mbps']);
+  if (linkMbps !== undefined && !(linkMbps > 0)) fail(`--link-mbps must be a positive number, not ${values['link-mbps']}`);
 
   const fleet = await startFleet({
     pis,
     dir: values.dir,
     bootFilesMB: values['boot-files-mb'] === undefined ? undefined : Number(values['boot-files-mb']),
+    bootImage,
+    linkMbps,
     exportDir: values['export-dir'],
     sshUser: values['ssh-user'],
   });
@@ -81,6 +93,7 @@ async function up(argv: string[]): Promise<void> {
     knownHosts: fleet.knownHosts,
     identityFile: fleet.identityFile,
     lan: fleet.lan,
+    bootServer: fleet.bootServer,
     startupMs: fleet.startupMs,
     pis: fleet.pis.map((p) => ({
       name: p.name,

@@ -1,5 +1,5 @@
 /**
- * The fleet's side of its daemon (daemon.ts): start it in the LAN namespace
+ * The fleet's side of its daemon (daemon.ts): start it in the boot server's namespace
  * with the relay's listening sockets, send requests, receive replies and
  * events. See protocol.ts for the messages.
  */
@@ -44,10 +44,11 @@ export class DaemonClient {
   }
 
   /**
-   * Start the daemon inside `lanNamespace`, handing it the listening sockets
+   * Start the daemon inside network namespace `namespace` (the boot
+   * server's), handing it the listening sockets
    * (as fds 3, 4, ...) and its configuration. Its stderr goes to `logFd`.
    */
-  static start(lanNamespace: string, servers: net.Server[], config: Omit<DaemonConfig, 'pis'> & { pis: Array<Omit<DaemonConfig['pis'][number], 'fd'>> }, logFd: number): DaemonClient {
+  static start(namespace: string, servers: net.Server[], config: Omit<DaemonConfig, 'pis'> & { pis: Array<Omit<DaemonConfig['pis'][number], 'fd'>> }, logFd: number): DaemonClient {
     const fds = servers.map((s) => {
       const fd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd;
       if (typeof fd !== 'number' || fd < 0) throw new Error('cannot hand a listening socket to the fleet daemon (no file descriptor)');
@@ -55,7 +56,7 @@ export class DaemonClient {
     });
     const child = spawn(
       'nsenter',
-      [`--net=/run/netns/${lanNamespace}`, '--', process.execPath, '--import', 'tsx', DAEMON],
+      [`--net=/run/netns/${namespace}`, '--', process.execPath, '--import', 'tsx', DAEMON],
       { cwd: PROJECT_ROOT, stdio: ['pipe', 'pipe', logFd, ...fds] },
     );
     const client = new DaemonClient(child);

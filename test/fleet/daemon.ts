@@ -1,7 +1,8 @@
 /**
  * The fleet daemon: one process per fleet, started by fleet.ts inside the
- * fleet's LAN network namespace, so that the Pis keep running and their SSH
- * ports keep answering while the test process is busy (or blocked in a
+ * fleet's boot-server network namespace (whose one link into the LAN is the
+ * boot server's NIC, see netns.ts), so that the Pis keep running and their
+ * SSH ports keep answering while the test process is busy (or blocked in a
  * synchronous `ssh` call).
  *
  * It owns every process of the fleet:
@@ -46,7 +47,7 @@ function exited(child: ChildProcess): Promise<void> {
   });
 }
 
-/** Can we open a TCP connection to host:port (from the LAN namespace)? */
+/** Can we open a TCP connection to host:port (from the boot server's namespace)? */
 function reachable(host: string, port: number, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect({ host, port });

@@ -13,6 +13,7 @@ import type { DaemonClient } from './daemon-client.js';
 import { CAPS_DROP_ARG } from './materialize.js';
 import type { PiIdentity } from './pi-image.js';
 import type { PiStatus } from './protocol.js';
+import { REAL_KERNEL_SIZES, realKernelLabels } from './real-boot.js';
 import type { RelayStats } from './relay.js';
 import { fingerprint } from './ssh-keys.js';
 import type { VariantName } from './variants.js';
@@ -330,8 +331,15 @@ export class FakePi {
     if (!/^[0-9][0-9A-Za-z.+~-]*$/.test(version)) throw new Error(`kernel version ${JSON.stringify(version)} is not a package version`);
     const mode = opts.mode ?? 0o600;
     const { kernel } = os.kernelFiles(this.identity.board);
-    const size = Math.max(4096, Math.floor(this.host.bootFilesBytes * 0.45));
-    const kernelData = deterministicBytes(`kernel/${this.serial}/${version}`, size);
+    // A real boot partition gets the real sizes and the same bytes as any other Pi on that kernel
+    // (the initramfs its own when the Pi builds its own: ownInitramfs).
+    const real = this.identity.bootImage === 'real' && (os.name === 'ubuntu-2404' || os.name === 'rpios-bookworm');
+    const size = real ? REAL_KERNEL_SIZES[os.name as 'ubuntu-2404'].kernel : Math.max(4096, Math.floor(this.host.bootFilesBytes * 0.45));
+    const initrdSize = real ? REAL_KERNEL_SIZES[os.name as 'ubuntu-2404'].initramfs : Math.floor(size * 0.6);
+    const labels = real
+      ? realKernelLabels(os.name, this.identity.board, version, this.identity.ownInitramfs ? this.serial : null)
+      : { kernel: `kernel/${this.serial}/${version}`, initramfs: `initrd/${this.serial}/${version}` };
+    const kernelData = deterministicBytes(labels.kernel, size);
     let kernelPath: string;
     if (os.kernelInstall === 'direct') {
       kernelPath = `${os.bootMount}/${kernel}`;
@@ -339,7 +347,7 @@ export class FakePi {
     } else {
       kernelPath = `/boot/vmlinuz-${version}`;
       await this.writeFile(kernelPath, kernelData, mode);
-      await this.writeFile(`/boot/initrd.img-${version}`, deterministicBytes(`initrd/${this.serial}/${version}`, Math.floor(size * 0.6)), 0o644);
+      await this.writeFile(`/boot/initrd.img-${version}`, deterministicBytes(labels.initramfs, initrdSize), 0o644);
       await this.exec(['sh', '-c', 'ln -sfn "vmlinuz-$1" /boot/vmlinuz && ln -sfn "initrd.img-$1" /boot/initrd.img', 'sh', version]);
     }
     const r = await this.exec(['run-parts', '--report', '--exit-on-error', `--arg=${version}`, `--arg=${kernelPath}`, '/etc/kernel/postinst.d']);

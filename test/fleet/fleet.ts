@@ -3,7 +3,10 @@
  * each Pi has its own network, mount, PID, UTS and IPC namespaces, an
  * overlayfs root over the host's `/` (nothing it writes reaches the host), a
  * boot partition, a fake /proc/cpuinfo and device tree, the fake rpi-eeprom
- * tools, and a real OpenSSH sshd reachable as 127.0.0.1:<port>.
+ * tools, and a real OpenSSH sshd reachable as 127.0.0.1:<port> through a
+ * relay in the fleet's boot-server namespace (whose link into the LAN can be
+ * rate-limited). Boot partitions are small by default, or real-size
+ * (`bootImage: 'real'`) with the files Pis share stored once.
  *
  *   const fleet = await startFleet({ pis: [{ name: 'pi-01', variant: 'ubuntu-2404-pi4' }] });
  *   try { ... ssh -F fleet.sshConfig pi-01 ... } finally { await fleet.stop(); }
@@ -14,7 +17,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, realpathSync } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import net from 'node:net';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -26,9 +29,26 @@ import { ASSETS_DIR, hidePlan, writeCommonLayer, writeEepromLayer, writeHideLaye
 import { Ledger } from './ledger.js';
 import { makeSpecialNodes, writePiState } from './materialize.js';
 import type { DeviceNode } from './materialize.js';
-import { createLan, createPiNets, deleteNamespaces, deleteNamespacesSync, lanInfo, piNet } from './netns.js';
-import type { LanInfo } from './netns.js';
+import {
+  bootServerNet,
+  createBootServerNet,
+  createLan,
+  createPiNets,
+  deleteNamespaces,
+  deleteNamespacesSync,
+  lanInfo,
+  linkCounters,
+  linkRate,
+  piNet,
+  setLinkRate,
+} from './netns.js';
+import type { BootServerNet, LanInfo, LinkCounters } from './netns.js';
+import { mountBootOverlays, writeBootTrees } from './boot-layers.js';
+import type { BootMount, BootTreeRequest } from './boot-layers.js';
 import { buildPiImage, resolveIdentity } from './pi-image.js';
+import type { PiIdentity } from './pi-image.js';
+import { realBootLayout } from './real-boot.js';
+import type { BootImage } from './real-boot.js';
 import type { HostAccounts, PiSpec } from './pi-image.js';
 import { claimSlot, FLEET_FILES, processStart } from './slot.js';
 import { generateKey, renderKnownHosts, renderSshConfig } from './ssh-keys.js';
@@ -37,8 +57,15 @@ import { cleanupSlot } from './stale.js';
 
 export interface FleetOptions {
   pis: PiSpec[];
-  /** Size of each Pi's boot partition files, in MiB (default 7). */
+  /** Size of each Pi's boot partition files, in MiB (default 7), for Pis with the small boot partition. */
   bootFilesMB?: number;
+  /**
+   * The boot partition of every Pi that does not say otherwise (PiSpec
+   * `bootImage`): `small` (default; `bootFilesMB`, contents unique per Pi) or
+   * `real` (the real layout and sizes of Ubuntu 24.04 / Raspberry Pi OS
+   * Bookworm, shared files stored once; see real-boot.ts).
+   */
+  bootImage?: BootImage;
   /**
    * The NFS export a Pi's /etc/fstab may mount its boot partition from:
    * any `server:/path/<name>` is served from `<exportDir>/<name>`.
@@ -52,6 +79,12 @@ export interface FleetOptions {
   sshUser?: string;
   /** How long each Pi may take to boot (default 60 s). */
   bootTimeoutMs?: number;
+  /**
+   * Limit the boot server's link to all Pis together, in megabits per second
+   * each direction (e.g. 1000 for 1 Gb/s, 100 for a slow LAN). Default: no
+   * limit. Change it later with `fleet.setLinkRate()`.
+   */
+  linkMbps?: number;
 }
 
 const REQUIRED_COMMANDS = ['ip', 'unshare', 'nsenter', 'setpriv', 'ssh-keygen', 'python3', 'run-parts', 'mount'];
@@ -151,11 +184,32 @@ export class Fleet {
   /** The fleet's client private key (authorized for root, pi and locked on every Pi). */
   readonly identityFile: string;
   readonly lan: LanInfo;
+  /** The boot server's namespace: the relays to the Pis run there, and its one link into the LAN is the one `linkMbps` limits. */
+  readonly bootServer: BootServerNet;
   /** How long startFleet took, in milliseconds. */
   readonly startupMs: number;
+  /**
+   * The shared boot trees of Pis with real boot partitions: how many distinct
+   * ones (one per image and kernel) and the bytes stored for them (each
+   * distinct file once).
+   */
+  readonly sharedBoot: { trees: number; bytes: number };
+  /** The fleet's tmpfs, as the host reaches it (statfs gives its use). */
+  private readonly stateRoot: string;
 
   constructor(
-    init: { pis: FakePi[]; dir: string; sshConfig: string; knownHosts: string; identityFile: string; lan: LanInfo; startupMs: number },
+    init: {
+      pis: FakePi[];
+      dir: string;
+      sshConfig: string;
+      knownHosts: string;
+      identityFile: string;
+      lan: LanInfo;
+      bootServer: BootServerNet;
+      stateRoot: string;
+      sharedBoot: { trees: number; bytes: number };
+      startupMs: number;
+    },
     private readonly ledger: Ledger,
     private readonly daemon: DaemonClient,
     private readonly sshUser: string,
@@ -166,7 +220,39 @@ export class Fleet {
     this.knownHosts = init.knownHosts;
     this.identityFile = init.identityFile;
     this.lan = init.lan;
+    this.bootServer = init.bootServer;
+    this.stateRoot = init.stateRoot;
+    this.sharedBoot = init.sharedBoot;
     this.startupMs = init.startupMs;
+  }
+
+  /**
+   * Limit the boot server's link to all Pis together to `mbps` megabits per
+   * second in each direction, or lift the limit (null).
+   */
+  setLinkRate(mbps: number | null): Promise<void> {
+    return setLinkRate(this.lan, this.bootServer, mbps === null ? null : mbps * 1e6);
+  }
+
+  /** The boot server's link limit in megabits per second, or null for none. */
+  async linkRateMbps(): Promise<number | null> {
+    const bits = await linkRate(this.bootServer);
+    return bits === null ? null : bits / 1e6;
+  }
+
+  /**
+   * The kernel's counters of the boot server's link (bytes with their
+   * Ethernet/IP/TCP headers, packets) since the fleet started. Per Pi, the
+   * payload bytes are in `pi.connectionStats()`.
+   */
+  linkCounters(): Promise<LinkCounters> {
+    return linkCounters(this.lan, this.bootServer);
+  }
+
+  /** What the fleet's tmpfs (every Pi's files, shared boot files once) holds now, and its limit, in bytes. */
+  async memoryUsage(): Promise<{ usedBytes: number; sizeBytes: number }> {
+    const s = await statfs(this.stateRoot);
+    return { usedBytes: (s.blocks - s.bfree) * s.bsize, sizeBytes: s.blocks * s.bsize };
   }
 
   /** `ip netns exec <lanNamespace> ...` runs on the Pis' LAN. */
@@ -244,7 +330,7 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
     names.add(spec.name);
   }
   const taken = new Set<string>();
-  const ids = opts.pis.map((spec, i) => resolveIdentity(spec, i, taken));
+  const ids = opts.pis.map((spec, i) => resolveIdentity(spec, i, taken, { bootImage: opts.bootImage }));
   const bootFilesMB = opts.bootFilesMB ?? 7;
   if (!(bootFilesMB > 0 && bootFilesMB <= 512)) throw new Error(`bootFilesMB must be between 0 and 512, not ${bootFilesMB}`);
   const bootFilesBytes = Math.round(bootFilesMB * 1024 * 1024);
@@ -281,9 +367,14 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
     ledger.add(`namespace ${lan.namespace}`, () => deleteNamespaces([lan.namespace]), () => deleteNamespacesSync([lan.namespace]));
     await createLan(lan, `pinet-fleet:pid=${process.pid}:start=${processStart(process.pid) ?? 'unknown'}`);
     stage('slot and LAN');
+    const srv = bootServerNet(slot.id, slot.octet);
+    ledger.add(`namespace ${srv.namespace}`, () => deleteNamespaces([srv.namespace]), () => deleteNamespacesSync([srv.namespace]));
     const piNamespaces = nets.map((n) => n.netns);
     ledger.add(`namespaces of ${nets.length} Pis`, () => deleteNamespaces(piNamespaces), () => deleteNamespacesSync(piNamespaces));
-    await createPiNets(lan, nets);
+    await Promise.all([
+      createBootServerNet(lan, srv).then(() => (opts.linkMbps !== undefined ? setLinkRate(lan, srv, opts.linkMbps * 1e6) : undefined)),
+      createPiNets(lan, nets),
+    ]);
 
     stage('Pi namespaces');
     // Relay ports on the host's loopback, then the daemon that serves them.
@@ -299,15 +390,15 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
     let daemon: DaemonClient;
     try {
       daemon = DaemonClient.start(
-        lan.namespace,
+        srv.namespace,
         servers,
         {
           fleetId: slot.id,
           stateDir,
-          tmpfsBytes: ids.length * (bootFilesBytes + 8 * 1024 * 1024) + 64 * 1024 * 1024,
+          tmpfsBytes: tmpfsLimit(ids, bootFilesBytes),
           assetsDir: ASSETS_DIR,
           pis: ids.map((id, i) => ({ index: id.index, name: id.name, netns: nets[i]!.netns, ip: nets[i]!.ip })),
-          orphan: { netns: [...piNamespaces, lan.namespace], paths: [slot.lockFile, ...(createdDir ? [dir] : own)] },
+          orphan: { netns: [...piNamespaces, srv.namespace, lan.namespace], paths: [slot.lockFile, ...(createdDir ? [dir] : own)] },
         },
         log.fd,
       );
@@ -363,6 +454,7 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
     stage('layers');
     const whiteouts: string[] = [];
     const devices: DeviceNode[] = [];
+    const sharedBoot: BootTreeRequest[] = [];
     await inBatches(ids, 8, async (id) => {
       const image = buildPiImage(
         id,
@@ -374,8 +466,17 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
       });
       whiteouts.push(...special.whiteouts);
       devices.push(...special.devices);
+      if (id.bootImage === 'real') sharedBoot.push({ pi: id.index, files: special.sharedBoot });
     });
     await makeSpecialNodes(whiteouts, {}, devices);
+    const trees = await writeBootTrees(layersHost, sharedBoot);
+    await mountBootOverlays(
+      holderPid,
+      sharedBoot.map((r): BootMount => {
+        const piDir = join(stateDir, `pi-${r.pi}`);
+        return { lower: join(layers, trees.treeOf.get(r.pi)!), upper: join(piDir, 'boot-upper'), work: join(piDir, 'boot-work'), target: join(piDir, 'boot') };
+      }),
+    );
 
     let rekeys = 0;
     const host = {
@@ -402,7 +503,18 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
     await writeFile(knownHosts, renderKnownHosts(pis.map(sshHost)));
     await writeFile(sshConfig, renderSshConfig(pis.map(sshHost), { user: sshUser, identityFile: clientKey.path, knownHostsFile: knownHosts }));
     return new Fleet(
-      { pis, dir, sshConfig, knownHosts, identityFile: clientKey.path, lan, startupMs: Math.round(performance.now() - t0) },
+      {
+        pis,
+        dir,
+        sshConfig,
+        knownHosts,
+        identityFile: clientKey.path,
+        lan,
+        bootServer: srv,
+        stateRoot,
+        sharedBoot: { trees: trees.trees, bytes: trees.bytes },
+        startupMs: Math.round(performance.now() - t0),
+      },
       ledger,
       d,
       sshUser,
@@ -413,6 +525,40 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
     if (errors.length > 0) (err as Error).message += `\n(cleanup after the failed start: ${errors.join('; ')})`;
     throw err;
   }
+}
+
+/**
+ * The fleet tmpfs's size limit (pages are only used as files are written):
+ * small boot partitions per Pi, the real ones' distinct shared files once,
+ * and room for every real Pi to copy up a kernel update.
+ */
+function tmpfsLimit(ids: PiIdentity[], bootFilesBytes: number): number {
+  const MB = 1024 * 1024;
+  let bytes = 64 * MB;
+  const seen = new Set<string>();
+  for (const id of ids) {
+    bytes += 8 * MB;
+    if (id.bootImage !== 'real') {
+      bytes += bootFilesBytes;
+      continue;
+    }
+    bytes += 160 * MB;
+    const layout = realBootLayout(
+      id.os.name,
+      id.board,
+      { version: id.kernelVersion, previous: id.previousKernelVersion, ownInitramfs: id.ownInitramfs },
+      { name: id.name, serial: id.serial },
+      { configTxt: '', cmdline: '' },
+    );
+    for (const f of layout.shared) {
+      const key = `${f.path}\t${f.label}\t${f.size}`;
+      if (!seen.has(key)) {
+        seen.add(key);
+        bytes += f.size + 4096;
+      }
+    }
+  }
+  return bytes;
 }
 
 async function readFileText(path: string): Promise<string> {

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { shellQuote } from '../../src/util/shell.js';
 import { deterministicBytes } from './bytes.js';
-import type { FileTree, PiImage } from './pi-image.js';
+import type { FileTree, GeneratedFile, PiImage } from './pi-image.js';
 
 const run = promisify(execFile);
 
@@ -148,14 +148,23 @@ const DEV_LINKS: Array<[string, string]> = [
  * firmware view, /dev, cpuinfo and pi.env. Returns the special nodes still
  * to make (makeSpecialNodes, once for the whole fleet).
  */
-export async function writePiState(dir: string, image: PiImage, settings: PiStateSettings): Promise<{ whiteouts: string[]; devices: DeviceNode[] }> {
+export async function writePiState(
+  dir: string,
+  image: PiImage,
+  settings: PiStateSettings,
+): Promise<{ whiteouts: string[]; devices: DeviceNode[]; sharedBoot: GeneratedFile[] }> {
   const id = image.identity;
-  for (const sub of ['upper', 'work', 'root', 'boot', 'sysfw', 'sysblock', 'dev/pts', 'dev/shm']) await mkdir(join(dir, sub), { recursive: true });
-  await chmod(join(dir, 'boot'), 0o755);
+  // A real boot partition is an overlay (boot-layers.ts): the Pi's own files go to boot-upper.
+  const real = id.bootImage === 'real';
+  const subs = ['upper', 'work', 'root', 'boot', 'sysfw', 'sysblock', 'dev/pts', 'dev/shm', ...(real ? ['boot-upper', 'boot-work'] : [])];
+  for (const sub of subs) await mkdir(join(dir, sub), { recursive: true });
+  await chmod(join(dir, real ? 'boot-upper' : 'boot'), 0o755);
   await chmod(join(dir, 'dev/shm'), 0o1777);
+  const sharedBoot = image.boot.generated.filter((g) => g.shared === true);
+  const ownBoot = { ...image.boot, generated: image.boot.generated.filter((g) => g.shared !== true) };
   const whiteouts = [
     ...(await writeTree(join(dir, 'upper'), image.root)),
-    ...(await writeTree(join(dir, 'boot'), image.boot)),
+    ...(await writeTree(join(dir, real ? 'boot-upper' : 'boot'), ownBoot)),
     ...(await writeTree(join(dir, 'sysfw'), image.sysfw)),
     ...(await writeTree(join(dir, 'sysblock'), image.sysblock)),
   ];
@@ -178,7 +187,7 @@ export async function writePiState(dir: string, image: PiImage, settings: PiStat
       CAPS_DROP: CAPS_DROP_ARG,
     }),
   );
-  return { whiteouts, devices: DEV_NODES.map(([name, major, minor]) => ({ path: join(dir, 'dev', name), major, minor, mode: 0o666 })) };
+  return { whiteouts, devices: DEV_NODES.map(([name, major, minor]) => ({ path: join(dir, 'dev', name), major, minor, mode: 0o666 })), sharedBoot };
 }
 
 /** Run a command and return its stdout; errors carry the command's stderr. */

@@ -200,6 +200,49 @@ describe('fake Pi files', () => {
   });
 });
 
+describe('real-size boot partitions', () => {
+  const real = (spec: Omit<PiSpec, 'bootImage'>) => image({ ...spec, bootImage: 'real' });
+  const shared = (img: PiImage) => new Map(img.boot.generated.map((g) => [g.path, g]));
+
+  it('shares every big file between two Pis of one image, by content label, and keeps today\'s small partition the default', () => {
+    const a = real({ name: 'a', variant: 'ubuntu-2404-pi4' });
+    const b = real({ name: 'b', variant: 'ubuntu-2404-pi4' });
+    expect(a.boot.generated.every((g) => g.shared)).toBe(true);
+    expect([...shared(a).values()].map((g) => [g.path, g.label, g.size, g.mode])).toEqual([...shared(b).values()].map((g) => [g.path, g.label, g.size, g.mode]));
+    const mib = a.boot.generated.reduce((n, g) => n + g.size, 0) / 1024 / 1024;
+    expect(mib).toBeGreaterThan(150);
+    expect(mib).toBeLessThan(250);
+    expect(text(a.boot, '/user-data')).toContain('hostname: a');
+    expect(text(b.boot, '/user-data')).toContain('hostname: b');
+    const small = image({ name: 'a', variant: 'ubuntu-2404-pi4' });
+    expect(small.boot.generated.some((g) => g.shared)).toBe(false);
+  });
+
+  it('gives a newer-kernel Pi the image kernel as its .bak set, and its own initramfs when it built one', () => {
+    const a = shared(real({ name: 'a', variant: 'ubuntu-2404-pi4' }));
+    const n = shared(real({ name: 'n', variant: 'ubuntu-2404-pi4', kernelVersion: '6.8.0-1010-raspi' }));
+    expect(n.get('/vmlinuz.bak')!.label).toBe(a.get('/vmlinuz')!.label);
+    expect(n.get('/vmlinuz')!.label).not.toBe(a.get('/vmlinuz')!.label);
+    expect(n.get('/start4.elf')!.label).toBe(a.get('/start4.elf')!.label);
+    const own = shared(real({ name: 'o', variant: 'ubuntu-2404-pi4', ownInitramfs: true }));
+    expect(own.get('/initrd.img')!.label).not.toBe(a.get('/initrd.img')!.label);
+    expect(own.get('/vmlinuz')!.label).toBe(a.get('/vmlinuz')!.label);
+  });
+
+  it('lays out Bookworm arm64 with two kernels, the same on a Pi 4 and a Pi 5', () => {
+    const p4 = real({ name: 'p4', variant: 'rpios-bookworm-pi4' });
+    const p5 = real({ name: 'p5', variant: 'pi5' });
+    expect([...shared(p4).keys()].filter((p) => /kernel|initramfs/.test(p)).sort()).toEqual(['/initramfs8', '/initramfs_2712', '/kernel8.img', '/kernel_2712.img']);
+    expect([...shared(p4).values()].map((g) => g.label)).toEqual([...shared(p5).values()].map((g) => g.label));
+    expect(text(p4.boot, '/cmdline.txt')).not.toBe(text(p5.boot, '/cmdline.txt'));
+  });
+
+  it('refuses a real partition for an OS without a real layout, and a bad kernel version', () => {
+    expect(() => real({ name: 'x', variant: 'rpios-bullseye-pi4' })).toThrow(/no real boot partition for rpios-bullseye/);
+    expect(() => real({ name: 'x', variant: 'ubuntu-2404-pi4', kernelVersion: '6.8; rm -rf /' })).toThrow(/not a package version/);
+  });
+});
+
 describe('fake Pi accounts', () => {
   it('keeps the host\'s system accounts, drops its people, adds pi and locked', () => {
     const acc = renderAccounts(ctx.accounts);

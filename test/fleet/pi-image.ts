@@ -11,6 +11,8 @@ import { BOARDS, dtStrings, dtU32, dtU64, modelForRevision, parseRevision, rende
 import type { Board } from './boards.js';
 import { OS_IMAGES } from './os-images.js';
 import type { BootFileSpec, OsImage, OsName } from './os-images.js';
+import { previousKernelVersion, REAL_BOOT_OSES, realBootLayout } from './real-boot.js';
+import type { BootImage } from './real-boot.js';
 import { variantNamed } from './variants.js';
 import type { VariantName } from './variants.js';
 
@@ -46,6 +48,26 @@ export interface PiSpec {
    */
   storage?: StorageKind[];
   /**
+   * The boot partition: `small` (the fleet's `bootFilesMB`, every big file
+   * unique to the Pi) or `real` (the real layout and sizes of the OS's
+   * image, files identical across Pis on the same kernel; see
+   * real-boot.ts). Default: the fleet's `bootImage`, else small.
+   */
+  bootImage?: BootImage;
+  /** The kernel the Pi runs, e.g. `6.8.0-1010-raspi` (default the OS image's). */
+  kernelVersion?: string;
+  /**
+   * Real Ubuntu boot partitions: the kernel of flash-kernel's .bak set (default:
+   * the image's kernel when `kernelVersion` is newer, else the one before it).
+   */
+  previousKernelVersion?: string;
+  /**
+   * Real boot partitions: the Pi built its initramfs itself (update-initramfs
+   * after a kernel upgrade), so its initrd.img/initramfs bytes are its own
+   * even on the same kernel (default false: as written by the image).
+   */
+  ownInitramfs?: boolean;
+  /**
    * Files to add, change or remove, by absolute path as the Pi sees them:
    * anything under the boot partition, `/proc/cpuinfo`, `/proc/cmdline`,
    * `/sys/firmware/...`, `/sys/block/...`, or any other path of the root file system.
@@ -78,6 +100,10 @@ export interface PiIdentity {
   bootloaderConfig: string | null;
   kernelVersion: string;
   storage: StorageKind[];
+  bootImage: BootImage;
+  /** The .bak kernel of a real Ubuntu boot partition. */
+  previousKernelVersion: string | null;
+  ownInitramfs: boolean;
 }
 
 export interface ImageFile {
@@ -97,13 +123,15 @@ export interface ImageLink {
   path: string;
   target: string;
 }
-/** A big boot file with deterministic pseudo-random content (see boot-files.ts). */
+/** A big boot file with deterministic pseudo-random content (see bytes.ts). */
 export interface GeneratedFile {
   path: string;
   size: number;
   mode: number;
   /** Seed of the content: the same label gives the same bytes. */
   label: string;
+  /** Stored once for the fleet and shared read-only by every Pi that has it (real boot partitions). */
+  shared?: boolean;
 }
 
 export interface FileTree {
@@ -187,7 +215,7 @@ function checkHex(what: string, value: string, re: RegExp, example: string): str
  * (deterministic across runs), unique within the fleet (`taken` collects the
  * serials and MACs already used).
  */
-export function resolveIdentity(spec: PiSpec, index: number, taken: Set<string>): PiIdentity {
+export function resolveIdentity(spec: PiSpec, index: number, taken: Set<string>, defaults: { bootImage?: BootImage } = {}): PiIdentity {
   const name = checkPiName(spec.name);
   const variant = variantNamed(spec.variant);
   const board = BOARDS[variant.board];
@@ -233,6 +261,20 @@ export function resolveIdentity(spec: PiSpec, index: number, taken: Set<string>)
     }
   }
 
+  const bootImage = spec.bootImage ?? defaults.bootImage ?? 'small';
+  if (bootImage !== 'small' && bootImage !== 'real') throw new Error(`fake Pi ${name}: bootImage must be small or real, not ${JSON.stringify(bootImage)}`);
+  if (bootImage === 'real' && !REAL_BOOT_OSES.includes(os.name)) {
+    throw new Error(`fake Pi ${name}: there is no real boot partition for ${os.name}; real ones exist for ${REAL_BOOT_OSES.join(', ')}`);
+  }
+  const imageKernel = os.kernelVersion(board);
+  const kernelVersion = checkKernelVersion(name, spec.kernelVersion ?? imageKernel);
+  const previous =
+    spec.previousKernelVersion !== undefined
+      ? checkKernelVersion(name, spec.previousKernelVersion)
+      : kernelVersion !== imageKernel
+        ? imageKernel
+        : previousKernelVersion(imageKernel);
+
   taken.add(`serial8:${serial.slice(-8)}`);
   taken.add(`mac:${mac}`);
   return {
@@ -248,9 +290,17 @@ export function resolveIdentity(spec: PiSpec, index: number, taken: Set<string>)
     model,
     partuuid: hash(`partuuid/${name}`).slice(0, 8),
     bootloaderConfig,
-    kernelVersion: os.kernelVersion(board),
+    kernelVersion,
     storage: resolveStorage(name, spec.storage ?? [board.name === 'cm4' ? 'emmc' : 'sd']),
+    bootImage,
+    previousKernelVersion: os.name === 'ubuntu-2404' ? previous : null,
+    ownInitramfs: spec.ownInitramfs ?? false,
   };
+}
+
+function checkKernelVersion(name: string, version: string): string {
+  if (!/^[0-9][0-9A-Za-z.+~-]*$/.test(version)) throw new Error(`fake Pi ${name}: kernel version ${JSON.stringify(version)} is not a package version (e.g. 6.8.0-1010-raspi)`);
+  return version;
 }
 
 function resolveStorage(name: string, kinds: StorageKind[]): StorageKind[] {
@@ -275,9 +325,9 @@ class TreeBuilder {
     this.parents(path);
     this.entries.set(path, { kind: 'link', value: { path, target } satisfies ImageLink });
   }
-  generated(path: string, size: number, mode: number, label: string): void {
+  generated(path: string, size: number, mode: number, label: string, shared = false): void {
     this.parents(path);
-    this.entries.set(path, { kind: 'generated', value: { path, size, mode, label } satisfies GeneratedFile });
+    this.entries.set(path, { kind: 'generated', value: { path, size, mode, label, ...(shared ? { shared } : {}) } satisfies GeneratedFile });
   }
   whiteout(path: string): void {
     this.entries.set(path, { kind: 'whiteout', value: path });
@@ -515,10 +565,23 @@ export function buildPiImage(id: PiIdentity, ctx: ImageContext, files: Record<st
   const specs = os.bootFiles(board, partuuid).map((s) =>
     s.path === 'cmdline.txt' ? { ...s, text: os.cmdline(partuuid) } : s.path === 'config.txt' ? { ...s, text: os.configTxt(board) } : s,
   );
-  const sizes = bootFileSizes(specs, ctx.bootFilesBytes);
-  for (const s of specs) {
-    if (s.text !== undefined) boot.file(`/${s.path}`, s.text, s.mode);
-    else boot.generated(`/${s.path}`, sizes.get(s.path) ?? 4096, s.mode, `boot/${id.serial}/${s.path}`);
+  if (id.bootImage === 'real') {
+    const readme = specs.find((s) => s.path === 'README')?.text;
+    const layout = realBootLayout(
+      os.name,
+      board,
+      { version: id.kernelVersion, previous: id.previousKernelVersion, ownInitramfs: id.ownInitramfs },
+      { name: id.name, serial: id.serial },
+      { configTxt: os.configTxt(board), cmdline: os.cmdline(partuuid), ...(readme !== undefined ? { readme } : {}) },
+    );
+    for (const f of layout.shared) boot.generated(`/${f.path}`, f.size, f.mode, f.label, true);
+    for (const f of layout.text) boot.file(`/${f.path}`, f.text, f.mode);
+  } else {
+    const sizes = bootFileSizes(specs, ctx.bootFilesBytes);
+    for (const s of specs) {
+      if (s.text !== undefined) boot.file(`/${s.path}`, s.text, s.mode);
+      else boot.generated(`/${s.path}`, sizes.get(s.path) ?? 4096, s.mode, `boot/${id.serial}/${s.path}`);
+    }
   }
 
   // Firmware view: device tree, and the VideoCore's answers for vcgencmd.

@@ -79,6 +79,33 @@ describe('fleet relay', () => {
     expect((r.relay.stats()).accepted).toBe(1);
   });
 
+  it('counts the bytes each way: exactly what the Pi received and sent, throttled or not', async () => {
+    const reply = randomBytes(2 * 1024 * 1024 + 17);
+    const r = await rig((s) => {
+      let n = 0;
+      s.on('data', (d: Buffer) => {
+        n += d.length;
+        if (n === 1_000_003) s.end(reply);
+      });
+    });
+    expect(r.relay.stats()).toMatchObject({ bytesFromPi: 0, bytesToPi: 0 });
+    const c = await connect(r.port);
+    const got = collect(c);
+    c.write(randomBytes(1_000_003));
+    await got.done;
+    expect(got.data().length).toBe(reply.length);
+    expect(r.relay.stats()).toMatchObject({ bytesFromPi: reply.length, bytesToPi: 1_000_003 });
+
+    // A throttled second connection adds its own bytes to the same counters.
+    r.relay.throttle(4 * 1024 * 1024);
+    const c2 = await connect(r.port);
+    const got2 = collect(c2);
+    c2.write(randomBytes(1_000_003));
+    await got2.done;
+    expect(sha(got2.data())).toBe(sha(reply));
+    expect(r.relay.stats()).toMatchObject({ accepted: 2, bytesFromPi: 2 * reply.length, bytesToPi: 2 * 1_000_003 });
+  });
+
   it('cuts live connections: the client sees a reset, the Pi side closes', async () => {
     const r = await rig(() => undefined);
     const c = await connect(r.port);

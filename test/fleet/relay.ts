@@ -17,6 +17,13 @@ class Limiter {
   bytesPerSecond: number | null = null;
   private next = 0;
   readonly pumps = new Set<Pump>();
+  /**
+   * Bytes that crossed the Pi's side of the relay in this direction, all
+   * connections together: read from the Pi's socket (from the Pi), or
+   * written to it (to the Pi).
+   */
+  bytes = 0;
+  constructor(readonly countAt: 'read' | 'write') {}
 
   /** Milliseconds to wait before sending `bytes` so the rate holds. */
   delayFor(bytes: number): number {
@@ -53,15 +60,18 @@ class Pump {
     src.on('data', (chunk: Buffer) => this.onData(chunk));
     src.on('end', () => {
       this.ended = true;
-      this.flush();
+      // A chunk held back by the rate is sent first (release() flushes the rest).
+      if (this.timer === null) this.flush();
     });
     src.on('close', () => this.stop());
     dst.on('close', () => this.stop());
   }
 
   private onData(chunk: Buffer): void {
+    if (this.limiter.countAt === 'read') this.limiter.bytes += chunk.length;
     if (this.limiter.bytesPerSecond === null && this.queue.length === 0 && this.held === null) {
-      if (!this.dst.write(chunk)) {
+      this.write(chunk);
+      if (this.dst.writableNeedDrain) {
         this.src.pause();
         this.dst.once('drain', () => this.src.resume());
       }
@@ -71,6 +81,11 @@ class Pump {
     this.queued += chunk.length;
     if (this.queued > HIGH_WATER) this.src.pause();
     if (this.timer === null) this.flush();
+  }
+
+  private write(chunk: Buffer): void {
+    if (this.limiter.countAt === 'write') this.limiter.bytes += chunk.length;
+    this.dst.write(chunk);
   }
 
   /** Send what the rate allows now; schedule the rest. */
@@ -93,14 +108,14 @@ class Pump {
         this.timer = setTimeout(() => this.release(), delay);
         return;
       }
-      this.dst.write(chunk);
+      this.write(chunk);
     }
     if (this.queued <= HIGH_WATER && this.src.isPaused() && !this.src.destroyed) this.src.resume();
     if (this.ended && this.queue.length === 0 && !this.dst.destroyed) this.dst.end();
   }
 
   private release(): void {
-    if (this.held && !this.dst.destroyed) this.dst.write(this.held);
+    if (this.held && !this.dst.destroyed) this.write(this.held);
     this.held = null;
     this.flush();
   }
@@ -131,14 +146,22 @@ export interface RelayStats {
   accepted: number;
   /** Connections open now. */
   active: number;
+  /**
+   * TCP payload bytes the Pi sent through its relay (read from its sshd and
+   * passed on to the client) since the fleet started: the bytes that crossed
+   * the boot server's link from this Pi, without TCP/IP headers.
+   */
+  bytesFromPi: number;
+  /** TCP payload bytes passed on to the Pi's sshd since the fleet started. */
+  bytesToPi: number;
 }
 
 /** The relay of one Pi. */
 export class PiRelay {
   private readonly conns = new Set<Connection>();
   private readonly blackholed = new Set<net.Socket>();
-  private readonly toPi = new Limiter();
-  private readonly fromPi = new Limiter();
+  private readonly toPi = new Limiter('write');
+  private readonly fromPi = new Limiter('read');
   private accepted = 0;
   private block: BlockMode = null;
 
@@ -219,7 +242,7 @@ export class PiRelay {
   }
 
   stats(): RelayStats {
-    return { accepted: this.accepted, active: this.conns.size };
+    return { accepted: this.accepted, active: this.conns.size, bytesFromPi: this.fromPi.bytes, bytesToPi: this.toPi.bytes };
   }
 
   close(): void {
