@@ -268,7 +268,7 @@ export class VmLab {
     this.router = child;
     this.ledger.add(`router dnsmasq ${child.pid}`, () => killChild(child), () => killChildSync(child));
     await waitFor('the router\'s dnsmasq', async () => {
-      if (child.exitCode !== null) throw new Error(`router dnsmasq exited: ${err}`);
+      if (child.exitCode !== null) throw new Error(`router dnsmasq exited: ${err}${(await readFile(join(this.dir, 'router.log'), 'utf8').catch(() => '')).slice(-2000)}`);
       return (await readFile(join(this.dir, 'router.log'), 'utf8').catch(() => '')).includes('DHCP, IP range');
     }, 15_000);
   }
@@ -309,7 +309,7 @@ export class VmLab {
     this.bootDnsmasq = { pid: child.pid!, confFile, logFile, child };
     this.ledger.add(`boot server dnsmasq ${child.pid}`, () => killChild(child), () => killChildSync(child));
     await waitFor('the boot server\'s dnsmasq', async () => {
-      if (child.exitCode !== null) throw new Error(`boot server dnsmasq exited: ${err}`);
+      if (child.exitCode !== null) throw new Error(`boot server dnsmasq exited: ${err}${(await readFile(logFile, 'utf8').catch(() => '')).slice(-2000)}`);
       return (await readFile(logFile, 'utf8').catch(() => '')).includes('TFTP root is');
     }, 15_000);
     return { confFile, logFile };

@@ -61,7 +61,7 @@ export async function doctor(lab: VmLab, args: string[]): Promise<{ code: number
 export function checksAbout(report: DoctorReport, id: string, about?: string): DoctorCheck[] {
   return report.groups
     .flatMap((g) => g.checks.map((c) => ({ ...c, group: g.name })))
-    .filter((c) => c.id === id && (about === undefined || c.group === about || c.finding.includes(about) || (c.evidence ?? []).some((e) => e.includes(about))));
+    .filter((c) => c.id === id && (about === undefined || c.group.includes(about) || c.finding.includes(about) || (c.evidence ?? []).some((e) => e.includes(about))));
 }
 
 /** An NFS root for `pi` at `dir`: the lab image's root file system and the Pi's /etc/fstab now. */
