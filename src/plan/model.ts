@@ -11,6 +11,8 @@
  * so CI can diff two dry runs.
  */
 import { sortKeysDeep } from '../ui/json.js';
+import { groupPlan, type PlanBlock } from './group.js';
+import { listPis, pis } from './names.js';
 
 export type ChangeKind =
   | 'create-dir'
@@ -99,20 +101,59 @@ export interface PlanStyle {
   cyan(s: string): string;
 }
 
-/** The plan as a human reads it: per target, one line per change, diffs indented. */
+/**
+ * The plan as a human reads it: per target, one line per change, diffs
+ * indented. A plan of several Pis is grouped (group.ts): Pis with the same
+ * changes apart from their own names are printed once, then what differs.
+ */
 export function formatPlan(plan: Plan, c: PlanStyle, colorDiff: (d: string) => string = (d) => d): string {
+  if (plan.targets.length === 0) return '';
+  const blocks = plan.targets.length === 1 ? [targetLines(plan.targets[0]!, c, colorDiff)] : groupPlan(plan).map((b) => blockLines(b, c, colorDiff));
+  return `${blocks.map((l) => l.join('\n')).join('\n\n')}\n`;
+}
+
+function changeLines(ch: Change, c: PlanStyle, colorDiff: (d: string) => string, mark = KIND_MARK[ch.kind]): string[] {
+  const lines = [`  ${mark} ${ch.summary}`, `      ${c.dim(`why: ${ch.reason}`)}`];
+  if (ch.diff) lines.push(...colorDiff(ch.diff.replace(/\n$/, '')).split('\n').map((l) => `      ${l}`));
+  return lines;
+}
+
+/** One target, as a plan of one Pi prints it. */
+function targetLines(t: TargetPlan, c: PlanStyle, colorDiff: (d: string) => string): string[] {
+  const lines: string[] = [c.bold(t.about ? `${t.target}: ${t.about}` : t.target)];
+  for (const w of t.warnings) lines.push(`  ${c.yellow('warning:')} ${w}`);
+  if (t.changes.length === 0) lines.push(`  ${c.green('up to date')}: nothing to change`);
+  for (const ch of t.changes) lines.push(...changeLines(ch, c, colorDiff));
+  for (const n of t.notes) lines.push(`  ${c.dim(`note: ${n}`)}`);
+  return lines;
+}
+
+function blockLines(b: PlanBlock, c: PlanStyle, colorDiff: (d: string) => string): string[] {
+  if (b.kind === 'one') return targetLines(b.target, c, colorDiff);
   const lines: string[] = [];
-  for (const t of plan.targets) {
-    lines.push(c.bold(t.about ? `${t.target}: ${t.about}` : t.target));
-    for (const w of t.warnings) lines.push(`  ${c.yellow('warning:')} ${w}`);
-    if (t.changes.length === 0) lines.push(`  ${c.green('up to date')}: nothing to change`);
-    for (const ch of t.changes) {
-      lines.push(`  ${KIND_MARK[ch.kind]} ${ch.summary}`);
-      lines.push(`      ${c.dim(`why: ${ch.reason}`)}`);
-      if (ch.diff) lines.push(...colorDiff(ch.diff.replace(/\n$/, '')).split('\n').map((l) => `      ${l}`));
+  if (b.kind === 'up-to-date') {
+    lines.push(c.bold(`${pis(b.pis.length)}: ${listPis(b.pis)}`), `  ${c.green('up to date')}: nothing to change`);
+  } else if (b.kind === 'same') {
+    lines.push(c.bold(`${pis(b.pis.length)}, same changes: ${listPis(b.pis)}`));
+    if (b.about) lines.push(`  ${c.dim(b.about)}`);
+    for (const w of b.warnings) lines.push(`  ${c.yellow('warning:')} ${w}`);
+    for (const ch of b.changes) lines.push(...changeLines(ch, c, colorDiff));
+    for (const n of b.notes) lines.push(`  ${c.dim(`note: ${n}`)}`);
+    for (const o of b.own) {
+      for (const w of o.warnings) lines.push(`  ${o.pi}: ${c.yellow('warning:')} ${w}`);
+      for (const n of o.notes) lines.push(`  ${o.pi}: ${c.dim(`note: ${n}`)}`);
     }
-    for (const n of t.notes) lines.push(`  ${c.dim(`note: ${n}`)}`);
-    lines.push('');
+  } else {
+    const one = b.pis.length === 1;
+    const name = one ? b.pis[0]! : `${pis(b.pis.length)}: ${listPis(b.pis)}`;
+    lines.push(c.bold(one && b.about ? `${name}: ${b.about}` : name));
+    if (!one && b.about) lines.push(`  ${c.dim(b.about)}`);
+    lines.push(`  as the ${pis(b.like.pis.length)} above (${listPis(b.like.pis, 4)}), except:`);
+    for (const w of b.warnings) lines.push(`  ${c.yellow('warning:')} ${w}`);
+    for (const ch of b.changes) lines.push(...changeLines(ch, c, colorDiff));
+    for (const ch of b.without) lines.push(`  ${c.dim(`without: ${KIND_MARK[ch.kind]} ${ch.summary}`)}`);
+    for (const w of b.withoutWarnings) lines.push(`  ${c.dim(`without the warning: ${w}`)}`);
+    for (const n of b.notes) lines.push(`  ${c.dim(`note: ${n}`)}`);
   }
-  return lines.join('\n');
+  return lines;
 }
