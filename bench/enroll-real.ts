@@ -36,6 +36,7 @@ import type { PiSpec } from '../test/fleet/pi-image.js';
 import {
   ANCHORS,
   PINET,
+  distinctBytes,
   hashFloor,
   memAvailable,
   partitionBytes,
@@ -123,6 +124,7 @@ let floorMs = 0;
 let floorSslMs = 0;
 let floorKernelsMs = 0;
 let onePi = 0;
+let distinct = 0;
 let onePiKernels = 0;
 
 try {
@@ -130,7 +132,10 @@ try {
   let fleet = await fleetOf(N, 'One image');
   try {
     onePi = await partitionBytes(fleet, 'pi-01');
-    console.log(`  one Pi's boot partition: ${mb(onePi)} in ${(await fleet.pi('pi-01').sh('find /boot/firmware -type f | wc -l')).trim()} files`);
+    distinct = distinctBytes(fleet);
+    console.log(
+      `  one Pi's boot partition: ${mb(onePi)} in ${(await fleet.pi('pi-01').sh('find /boot/firmware -type f | wc -l')).trim()} files; distinct contents across the fleet: ${mb(distinct)} (${(distinct / onePi).toFixed(2)}x one Pi: the least any tool must send)`,
+    );
 
     // The link: a plain TCP copy (no SSH), then SSH, without and with the limit.
     const copyPis = names(Math.min(10, N));
@@ -202,6 +207,8 @@ try {
     }));
     try {
       onePiKernels = await partitionBytes(fleet, 'pi-01');
+      const d = distinctBytes(fleet);
+      console.log(`  distinct contents across the fleet: ${gb(d)} (${(d / onePiKernels).toFixed(2)}x one Pi)`);
       floorKernelsMs = await hashFloor(fleet);
       console.log(`  (a) hashing floor   ${s(floorKernelsMs)}`);
       const r = dirs();

@@ -10,6 +10,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Fleet } from '../test/fleet/fleet.js';
+import { realBootLayout } from '../test/fleet/real-boot.js';
 
 export const PINET = fileURLToPath(new URL('../bin/pinet.js', import.meta.url));
 export const NFS = 'nfs-host:/picluster-boot';
@@ -57,6 +58,28 @@ export async function partitionBytes(fleet: Fleet, name: string): Promise<number
     .trim()
     .split('\n')
     .reduce((n, l) => n + Number(l), 0);
+}
+
+/**
+ * The bytes of the distinct file contents across all the fleet's boot
+ * partitions: what must cross the link at least once, whatever the tool
+ * (from the fleet's own description of each Pi's partition).
+ */
+export function distinctBytes(fleet: Fleet): number {
+  const seen = new Map<string, number>();
+  for (const p of fleet.pis) {
+    const id = p.identity;
+    const layout = realBootLayout(
+      id.os.name,
+      id.board,
+      { version: id.kernelVersion, previous: id.previousKernelVersion, ownInitramfs: id.ownInitramfs },
+      { name: id.name, serial: id.serial },
+      { configTxt: id.os.configTxt(id.board), cmdline: id.os.cmdline(id.partuuid) },
+    );
+    for (const f of layout.shared) seen.set(`${f.label}\t${f.size}`, f.size);
+    for (const f of layout.text) seen.set(`text\t${f.text}`, Buffer.byteLength(f.text));
+  }
+  return [...seen.values()].reduce((n, b) => n + b, 0);
 }
 
 /**
