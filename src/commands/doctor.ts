@@ -39,7 +39,7 @@ export async function run(args: string[], ctx: Ctx): Promise<number> {
     ...(nfs ? { nfs } : {}),
   });
   const strict = st.value(FLAGS.strict)!;
-  out.print(formatReport(report, out.c));
+  out.print(formatReport(report, out.c, { fleet: true, verbose: st.value(FLAGS.verbose)! }));
   out.emitJson(reportToJson(report, strict));
   return exitCodeFor(report, strict);
 }

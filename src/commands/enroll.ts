@@ -6,7 +6,7 @@
 import type { Ctx } from './context.js';
 import { UsageError } from '../errors.js';
 import { formatPlan, planToJson, type Plan } from '../plan/model.js';
-import { FLAGS } from '../settings/catalog.js';
+import { CONFIG, FLAGS } from '../settings/catalog.js';
 import { stateDirOf } from '../settings/dirs.js';
 import { enrollSettingsOf } from '../settings/enroll.js';
 import { concurrencyOf, connectOptions, resolveHosts } from '../settings/ssh.js';
@@ -22,9 +22,10 @@ export async function run(args: string[], ctx: Ctx): Promise<number> {
   const conn = connectOptions(st, (m) => out.warn(m));
   const dryRun = st.value(FLAGS.dryRun)!;
   const reboot = st.value(FLAGS.reboot)!;
+  const dnsmasqConf = st.value(CONFIG.doctor['dnsmasq-conf']);
   if (reboot && dryRun) out.warn('--dry-run: no Pi is rebooted');
 
-  const [{ enrollMany }, { summaryTable }, { colorDiff }, { createProgress }] = await Promise.all([
+  const [{ enrollMany }, { formatResults, failureOf }, { colorDiff }, { createProgress }] = await Promise.all([
     import('../jobs/enroll/job.js'),
     import('../jobs/summary.js'),
     import('../util/diff.js'),
@@ -36,6 +37,8 @@ export async function run(args: string[], ctx: Ctx): Promise<number> {
     dryRun,
     reboot,
     rebootTimeoutMs: st.value(FLAGS.rebootTimeout)! * 1000,
+    ...(dnsmasqConf && { dnsmasqConf }),
+    warn: (m) => out.warn(m),
     progress: (names) => createProgress(out.stderr, names, { live, color: out.ce }),
     showPlan: (p: Plan) => {
       if (p.targets.length === 0 || out.json) return;
@@ -51,12 +54,13 @@ export async function run(args: string[], ctx: Ctx): Promise<number> {
     },
   });
 
-  const failed = results.filter((r) => r.result === 'failed' || r.result === 'refused');
+  // A Pi that did not come back over the network after --reboot failed too.
+  const failed = results.filter((r) => failureOf(r) !== undefined);
   out.emitJson({ dryRun, plan: planToJson(plan), results });
   if (!out.json) {
     if (dryRun) out.info(`dry run: nothing was changed (${results.filter((r) => r.result === 'planned').length} Pi(s) would change)`);
     else if (results.every((r) => r.result === 'up to date')) out.info('up to date: nothing to change');
-    if (results.length > 1 || failed.length > 0 || !dryRun) out.print(`\n${summaryTable(results)}`);
+    if (results.length > 1 || failed.length > 0 || !dryRun) out.print(`\n${formatResults(results, out.c, { verbose: st.value(FLAGS.verbose)! })}`);
   }
   return failed.length > 0 ? 1 : 0;
 }

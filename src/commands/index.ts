@@ -129,19 +129,23 @@ export function registerCommands(program: Command): void {
     )
     .action(lazy(() => import('./info.js')));
 
-  options(
-    sshOptions(
-      subcommand(program, 'enroll')
-        .summary('turn running Pis into netbooted ones (plan, confirm, apply, verify)')
-        .description(
-          'For each Pi: read its serial, copy its boot partition to <export-dir>/<serial>/ (every file readable by the TFTP ' +
-            'server), point its /etc/fstab at that directory over NFS, install a hook that keeps boot files readable after ' +
-            'kernel updates, and make its bootloader try NETWORK (rpi-eeprom-config --apply; takes effect at the next reboot). ' +
-            'Shows the plan first and asks; --dry-run only shows it. A second run on an enrolled Pi is a no-op.',
-        )
-        .argument('[host...]', 'the Pis (default: the fleet in the config file)'),
+  option(
+    options(
+      sshOptions(
+        subcommand(program, 'enroll')
+          .summary('turn running Pis into netbooted ones (plan, confirm, apply, verify)')
+          .description(
+            'For each Pi: read its serial, copy its boot partition to <export-dir>/<serial>/ (every file readable by the TFTP ' +
+              'server), point its /etc/fstab at that directory over NFS, install a hook that keeps boot files readable after ' +
+              'kernel updates, and make its bootloader try NETWORK (rpi-eeprom-config --apply; takes effect at the next reboot). ' +
+              'Shows the plan first and asks; --dry-run only shows it. A second run on an enrolled Pi is a no-op.',
+          )
+          .argument('[host...]', 'the Pis (default: the fleet in the config file)'),
+      ),
+      [CONFIG.nfs, CONFIG['export-dir'], CONFIG['state-dir'], E['boot-order'], E['mount-options'], E.root, E['nfs-root'], E.rbd, E['rbd-key-file'], FLAGS.force, FLAGS.dryRun, FLAGS.yes, FLAGS.reboot, FLAGS.rebootTimeout, FLAGS.verbose],
     ),
-    [CONFIG.nfs, CONFIG['export-dir'], CONFIG['state-dir'], E['boot-order'], E['mount-options'], E.root, E['nfs-root'], E.rbd, E['rbd-key-file'], FLAGS.force, FLAGS.dryRun, FLAGS.yes, FLAGS.reboot, FLAGS.rebootTimeout],
+    CONFIG.doctor['dnsmasq-conf'],
+    "with --reboot: the dnsmasq config whose log shows the Pis' network boots, found as pinet watch finds it; may be repeated",
   )
     .addHelpText(
       'after',
@@ -166,7 +170,7 @@ export function registerCommands(program: Command): void {
         )
         .argument('<host...>', 'the Pis to roll back'),
     ),
-    [CONFIG['state-dir'], FLAGS.purge, FLAGS.dryRun, FLAGS.yes],
+    [CONFIG['state-dir'], FLAGS.purge, FLAGS.dryRun, FLAGS.yes, FLAGS.verbose],
   )
     .addHelpText(
       'after',
@@ -190,6 +194,7 @@ export function registerCommands(program: Command): void {
   );
   options(doctor, [FLAGS.all, CONFIG['export-dir'], CONFIG['state-dir'], CONFIG.doctor['dnsmasq-conf'], CONFIG.doctor['tftp-server'], FLAGS.dhcpProbe, FLAGS.probeMac, FLAGS.log]);
   option(doctor, CONFIG.nfs, 'how Pis mount the export, for Pis not in the inventory');
+  option(doctor, FLAGS.verbose);
   option(doctor, FLAGS.strict)
     .addHelpText(
       'after',

@@ -19,7 +19,7 @@ export async function run(args: string[], ctx: Ctx): Promise<number> {
   const state = new StateStore(stateDirOf(st));
   const conn = connectOptions(st, (m) => out.warn(m));
   const dryRun = st.value(FLAGS.dryRun)!;
-  const [{ rollbackMany }, { summaryTable }, { colorDiff }, { createProgress }] = await Promise.all([
+  const [{ rollbackMany }, { formatResults }, { colorDiff }, { createProgress }] = await Promise.all([
     import('../jobs/rollback/job.js'),
     import('../jobs/summary.js'),
     import('../util/diff.js'),
@@ -47,7 +47,7 @@ export async function run(args: string[], ctx: Ctx): Promise<number> {
   out.emitJson({ dryRun, plan: planToJson(plan), results });
   if (!out.json) {
     if (dryRun) out.info('dry run: nothing was changed');
-    out.print(summaryTable(results));
+    out.print(formatResults(results, out.c, { verbose: st.value(FLAGS.verbose)! }));
   }
   return results.some((r) => r.result === 'failed' || r.result === 'refused') ? 1 : 0;
 }

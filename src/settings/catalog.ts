@@ -276,6 +276,7 @@ export const FLAGS = {
   hostsFile: setting({ flag: '--hosts-file <file>', help: 'read more hosts from this file, one per line (# comments); - for stdin', check: anyPath }),
   all: setting({ flag: '--all', help: 'also check every Pi in the inventory', check: boolean, default: false }),
   strict: setting({ flag: '--strict', help: 'exit 1 on warnings too', check: boolean, default: false }),
+  verbose: setting({ flag: '-v, --verbose', help: "every Pi on its own: the per-Pi table (enroll, rollback) or each Pi's evidence under a grouped finding (doctor)", check: boolean, default: false }),
   dhcpProbe: setting({
     flag: '--dhcp-probe <iface>',
     help: 'send a Pi-like PXE DISCOVER on this interface and report every answer (needs root)',

@@ -7,10 +7,11 @@
 import { formatError, PinetError } from '../../errors.js';
 import type { ConnectOptions } from '../../remote/index.js';
 import { checkExportDir } from '../../server/export.js';
-import { stamp as makeStamp, type StateStore } from '../../server/state.js';
+import { stamp as makeStamp, type InventoryEntry, type StateStore } from '../../server/state.js';
 import type { Plan } from '../../plan/model.js';
 import type { Progress } from '../../ui/progress.js';
 import { describeOutcome, Job, tasksIn, type TargetRecord } from '../runner.js';
+import { NetbootWatch } from './netboot-watch.js';
 import type { EnrollSettings } from './plan.js';
 import type { RebootReport } from './reboot.js';
 import { applyTasks, prepareTasks, recordInventory, type EnrollEnv, type EnrollPi } from './tasks.js';
@@ -32,6 +33,10 @@ export interface EnrollRunOptions {
   dryRun: boolean;
   reboot: boolean;
   rebootTimeoutMs: number;
+  /** With reboot: the dnsmasq configuration that names its log (default /etc/dnsmasq.conf, /etc/dnsmasq.d). */
+  dnsmasqConf?: string[];
+  /** A note for the user (why the network boots cannot be followed). */
+  warn?: (message: string) => void;
   /** Asked once, after the plan is shown; returns false to stop. */
   confirm: (plan: Plan, changing: number) => Promise<boolean>;
   showPlan: (plan: Plan) => void;
@@ -51,6 +56,7 @@ export async function enrollMany(hosts: string[], settings: EnrollSettings, conn
     rebootTimeoutMs: opts.rebootTimeoutMs,
   };
   const job = new Job<EnrollPi>('enroll', hosts.map((host) => ({ target: host, ctx: { host } })), opts.concurrency);
+  let watching: Promise<NetbootWatch | undefined> | undefined;
   try {
     await job.phase('prepare', prepareTasks(env), {
       view: opts.progress(hosts),
@@ -67,6 +73,8 @@ export async function enrollMany(hosts: string[], settings: EnrollSettings, conn
 
     if (!(await opts.confirm(plan, changing.length))) throw new PinetError('nothing was changed (not confirmed)', { exitCode: 1 });
     await checkExportDir(settings.exportDir, changing.reduce((n, t) => n + t.ctx.plan!.copy.bytes, 0));
+    // --reboot: dnsmasq's log shows each Pi's network boot (opened once, at the first reboot).
+    if (opts.reboot) env.netboot = () => (watching ??= openWatch(settings.exportDir, changing.map((t) => t.ctx.plan!.inventoryEntry), opts));
 
     await job.phase('apply', applyTasks(env), {
       only: (t) => changing.includes(t),
@@ -81,7 +89,16 @@ export async function enrollMany(hosts: string[], settings: EnrollSettings, conn
     return { plan, results: job.targets.map(resultOf) };
   } finally {
     await job.close();
+    await (await watching)?.close();
   }
+}
+
+/** dnsmasq's log, or undefined (said once) when it cannot be followed: then only SSH tells how the Pis came back. */
+async function openWatch(exportDir: string, entries: InventoryEntry[], opts: EnrollRunOptions): Promise<NetbootWatch | undefined> {
+  const w = await NetbootWatch.open({ exportDir, entries, ...(opts.dnsmasqConf && { dnsmasqConf: opts.dnsmasqConf }) }).catch((err: unknown) => `cannot open it: ${formatError(err)}`);
+  if (typeof w !== 'string') return w;
+  opts.warn?.(`--reboot: the network boots cannot be followed in dnsmasq's log (${w}); waiting for SSH only`);
+  return undefined;
 }
 
 /** A Pi's result, from its task records. */

@@ -27,6 +27,7 @@ import { sha256 } from '../../util/hash.js';
 import { writeFileAtomic } from '../../util/fs.js';
 import { KeepChangesError, type Task } from '../runner.js';
 import { cmdlineNameOf, exportDirOf, planPi, type EnrollSettings, type PiPlan } from './plan.js';
+import type { NetbootWatch } from './netboot-watch.js';
 import { rebootAndWait, type RebootReport } from './reboot.js';
 
 /** One Pi's state through the job. */
@@ -54,6 +55,8 @@ export interface EnrollEnv {
   stamp: string;
   reboot: boolean;
   rebootTimeoutMs: number;
+  /** dnsmasq's log, followed while the Pis reboot (opened at the first reboot; undefined when it cannot be). */
+  netboot?: () => Promise<NetbootWatch | undefined>;
 }
 
 const plan = (c: EnrollPi): PiPlan => c.plan!;
@@ -276,8 +279,14 @@ export function applyTasks(env: EnrollEnv): Task<EnrollPi>[] {
       title: 'rebooting',
       when: () => env.reboot,
       async run(c, t) {
-        const remote = c.remote!;
-        c.reboot = await rebootAndWait(remote, c.host, env.conn, env.rebootTimeoutMs, (s) => t.title(s));
+        const watch = await env.netboot?.();
+        c.reboot = await rebootAndWait(c.remote!, c.host, {
+          conn: env.conn,
+          timeoutMs: env.rebootTimeoutMs,
+          step: (s) => t.title(s),
+          bytes: (n) => t.bytes(n),
+          ...(watch && { net: { watch, entry: plan(c).inventoryEntry } }),
+        });
       },
     },
   ];
