@@ -36,14 +36,19 @@ describeAsRoot('VM lab: a boot server VM over a squashing kernel NFS server', ()
     });
 
   beforeAll(async () => {
-    lab = await VmLab.start({ name: 'servers', log: (l) => process.stderr.write(`${l}\n`) });
-    [nfs, boot, pi] = await Promise.all([
-      ServerVm.start(lab, { name: 'nfs-kernel', host: 5 }),
-      ServerVm.start(lab, { name: 'boot-server', host: 6, pinet: true }),
-      VmPi.create(lab, lab.nextIndex(), { name: 'pi-sq' }),
-    ]);
-    await pi.powerOn();
-    await Promise.all([nfs.waitForSsh(BOOT_MS), boot.waitForSsh(BOOT_MS), pi.vm.waitForSsh(BOOT_MS)]);
+    try {
+      lab = await VmLab.start({ name: 'servers', log: (l) => process.stderr.write(`${l}\n`) });
+      [nfs, boot, pi] = await Promise.all([
+        ServerVm.start(lab, { name: 'nfs-kernel', host: 5 }),
+        ServerVm.start(lab, { name: 'boot-server', host: 6, pinet: true }),
+        VmPi.create(lab, lab.nextIndex(), { name: 'pi-sq' }),
+      ]);
+      await pi.powerOn();
+      await Promise.all([nfs.waitForSsh(BOOT_MS), boot.waitForSsh(BOOT_MS), pi.vm.waitForSsh(BOOT_MS)]);
+    } catch (err) {
+      failed = true;
+      throw err;
+    }
   }, IMAGE_AND_BOOT_MS);
 
   afterAll(async () => {

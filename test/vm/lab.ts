@@ -111,6 +111,42 @@ function cleanupSlotSync(slot: number): void {
   }
 }
 
+/**
+ * How many VMs may boot at once on this machine (all labs, all test
+ * processes): a boot under TCG is CPU-bound, and seven at once on two cores
+ * made single boots take over seven minutes. A token is a lock file holding
+ * the owner's PID; a dead owner's token is taken over.
+ */
+export const PARALLEL_BOOTS = Number(process.env.PINET_VM_PARALLEL_BOOTS ?? 3);
+
+export async function acquireBootToken(label: string): Promise<() => void> {
+  mkdirSync(SLOT_DIR, { recursive: true });
+  for (;;) {
+    for (let k = 0; k < PARALLEL_BOOTS; k++) {
+      const file = join(SLOT_DIR, `boot-${k}`);
+      try {
+        const fd = openSync(file, 'wx');
+        writeSync(fd, `${process.pid} ${label}\n`);
+        closeSync(fd);
+        let released = false;
+        return () => {
+          if (!released) rmSync(file, { force: true });
+          released = true;
+        };
+      } catch {
+        let owner = 0;
+        try {
+          owner = Number.parseInt(readFileSync(file, 'utf8'), 10);
+        } catch {
+          continue;
+        }
+        if (owner && !alive(owner)) rmSync(file, { force: true });
+      }
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 export interface LabOptions {
   /** A label for logs and directory names. */
   name: string;

@@ -61,37 +61,42 @@ describeAsRoot('VM lab: real kernels netboot what pinet enrolled', () => {
     pinetIn(null, ['enroll', '-F', lab.sshConfig, '--nfs', `${lab.nfsIp}:/picluster-boot`, '--export-dir', exportDir, '--state-dir', stateDir, '--yes', ...args, ...hosts], { timeoutMs: 600_000 });
 
   beforeAll(async () => {
-    base = await mkdtemp('/var/tmp/pinet-vm-e2e-');
-    await chmod(base, 0o755); // the TFTP server (user dnsmasq) must reach the export below it
-    exportDir = join(base, 'export');
-    rootsDir = join(base, 'roots');
-    stateDir = join(base, 'state');
-    for (const d of [exportDir, rootsDir, stateDir]) await mkdir(d, { recursive: true });
-    lab = await VmLab.start({ name: 'e2e', log: (l) => process.stderr.write(`${l}\n`) });
-    pi.net = await VmPi.create(lab, lab.nextIndex(), { name: 'pi-net' });
-    // A Pi whose EEPROM already tries NETWORK after the SD card (the user set it earlier):
-    // the card can come out without another reboot first.
-    pi.nfsroot = await VmPi.create(lab, lab.nextIndex(), { name: 'pi-nfsroot', bootloaderConfig: '[all]\nBOOT_UART=0\nWAKE_ON_GPIO=1\nPOWER_OFF_ON_HALT=0\nBOOT_ORDER=0xf21\n' });
-    pi.allsq = await VmPi.create(lab, lab.nextIndex(), { name: 'pi-allsq' });
-    pi.rootsq = await VmPi.create(lab, lab.nextIndex(), { name: 'pi-rootsq' });
-    const rootDir = join(rootsDir, pi.nfsroot.serial8);
-    await mkdir(rootDir);
-    await lab.startGanesha([
-      {
-        path: exportDir,
-        pseudo: '/picluster-boot',
-        squash: 'none',
-        perClient: [
-          { client: pi.allsq.ip, squash: 'all', anonUid: TFTP_USER.uid, anonGid: TFTP_USER.gid },
-          { client: pi.rootsq.ip, squash: 'root', anonUid: NOBODY.uid, anonGid: NOBODY.gid },
-        ],
-      },
-      { path: rootDir, pseudo: `/roots/${pi.nfsroot.serial8}`, squash: 'none' },
-    ]);
-    await lab.startBootServer({ tftpRoot: exportDir });
-    const all = Object.values(pi);
-    await Promise.all(all.map((p) => p.powerOn()));
-    await Promise.all(all.map((p) => p.vm.waitForSsh(BOOT_MS)));
+    try {
+      base = await mkdtemp('/var/tmp/pinet-vm-e2e-');
+      await chmod(base, 0o755); // the TFTP server (user dnsmasq) must reach the export below it
+      exportDir = join(base, 'export');
+      rootsDir = join(base, 'roots');
+      stateDir = join(base, 'state');
+      for (const d of [exportDir, rootsDir, stateDir]) await mkdir(d, { recursive: true });
+      lab = await VmLab.start({ name: 'e2e', log: (l) => process.stderr.write(`${l}\n`) });
+      pi.net = await VmPi.create(lab, lab.nextIndex(), { name: 'pi-net' });
+      // A Pi whose EEPROM already tries NETWORK after the SD card (the user set it earlier):
+      // the card can come out without another reboot first.
+      pi.nfsroot = await VmPi.create(lab, lab.nextIndex(), { name: 'pi-nfsroot', bootloaderConfig: '[all]\nBOOT_UART=0\nWAKE_ON_GPIO=1\nPOWER_OFF_ON_HALT=0\nBOOT_ORDER=0xf21\n' });
+      pi.allsq = await VmPi.create(lab, lab.nextIndex(), { name: 'pi-allsq' });
+      pi.rootsq = await VmPi.create(lab, lab.nextIndex(), { name: 'pi-rootsq' });
+      const rootDir = join(rootsDir, pi.nfsroot.serial8);
+      await mkdir(rootDir);
+      await lab.startGanesha([
+        {
+          path: exportDir,
+          pseudo: '/picluster-boot',
+          squash: 'none',
+          perClient: [
+            { client: pi.allsq.ip, squash: 'all', anonUid: TFTP_USER.uid, anonGid: TFTP_USER.gid },
+            { client: pi.rootsq.ip, squash: 'root', anonUid: NOBODY.uid, anonGid: NOBODY.gid },
+          ],
+        },
+        { path: rootDir, pseudo: `/roots/${pi.nfsroot.serial8}`, squash: 'none' },
+      ]);
+      await lab.startBootServer({ tftpRoot: exportDir });
+      const all = Object.values(pi);
+      await Promise.all(all.map((p) => p.powerOn()));
+      await Promise.all(all.map((p) => p.vm.waitForSsh(BOOT_MS)));
+    } catch (err) {
+      failed = true;
+      throw err;
+    }
   }, IMAGE_AND_BOOT_MS);
 
   afterAll(async () => {

@@ -12,7 +12,7 @@ import { ssh } from '../fleet/openssh.js';
 import type { SshOptions, SshResult } from '../fleet/openssh.js';
 import { writeIdentity } from './identity.js';
 import type { IdentityInput } from './identity.js';
-import { sh, waitFor } from './lab.js';
+import { acquireBootToken, sh, waitFor } from './lab.js';
 import type { VmLab } from './lab.js';
 import { Qemu } from './qemu.js';
 import type { VmDisk, VmShare } from './qemu.js';
@@ -92,6 +92,8 @@ export class LabVm {
     const cmdline = `${boot.cmdline.trim()} console=ttyS0`;
     const consoleLog = join(dir, 'console.log');
     await writeFile(join(dir, 'cmdline'), cmdline + '\n');
+    const release = await acquireBootToken(this.name);
+    this.lab.ledger.add(`boot token of ${this.name}`, release, release);
     this.qemu = await Qemu.start({
       name: this.name,
       netns: this.lab.lanNs,
@@ -117,6 +119,7 @@ export class LabVm {
       void appendFile(join(this.dir, 'boots.log'), `boot ${n}: QEMU exited (${e.code ?? e.signal}) after ${Math.round((Date.now() - q.startedAt) / 1000)} s\n`);
     });
     await appendFile(join(this.dir, 'boots.log'), `boot ${n}: QEMU pid ${q.pid}, ${boot.disk ? `disk ${boot.disk.file}` : 'no disk'}, cmdline: ${cmdline}\n`);
+    void this.watchBoot(rec, q, release);
     return rec;
   }
 
@@ -124,19 +127,38 @@ export class LabVm {
     return this.boots[this.boots.length - 1];
   }
 
-  /** Wait until sshd of the current boot answers a command (fails early when QEMU exits). */
+  /**
+   * From QEMU's start: poll SSH until it answers (then the boot token goes
+   * to the next VM) or QEMU exits. Runs for every boot, so a VM that nobody
+   * waits for does not keep its token.
+   */
+  private async watchBoot(rec: BootRecord, q: Qemu, release: () => void): Promise<void> {
+    try {
+      while (q.running && !this.lab.closing) {
+        const r = await this.ssh('true', { timeoutMs: 15_000, args: ['-o', 'ConnectTimeout=5'] }).catch(() => null);
+        if (r?.code === 0) {
+          rec.sshAfterMs = Date.now() - rec.startedAt;
+          await appendFile(join(this.dir, 'boots.log'), `boot ${rec.n}: SSH after ${(rec.sshAfterMs / 1000).toFixed(1)} s\n`);
+          return;
+        }
+        await new Promise((r2) => setTimeout(r2, 1000));
+      }
+    } finally {
+      release();
+    }
+  }
+
+  /** Wait until sshd of the current boot answers (fails early when QEMU exits). */
   async waitForSsh(timeoutMs = 240_000): Promise<number> {
     const rec = this.lastBoot;
     const q = this.qemu;
     if (!rec || !q) throw new Error(`${this.name} was never started`);
     await waitFor(`${this.name} to answer over SSH (console: ${rec.consoleLog})`, async () => {
+      if (rec.sshAfterMs !== null) return true;
       if (!q.running) throw new Error(`${this.name}: QEMU exited before SSH answered; console ${rec.consoleLog}:\n${await this.consoleTail(rec)}`);
-      const r = await this.ssh('true', { timeoutMs: 15_000, args: ['-o', 'ConnectTimeout=5'] }).catch(() => null);
-      return r?.code === 0;
-    }, timeoutMs, 1000);
-    rec.sshAfterMs = Date.now() - rec.startedAt;
-    await appendFile(join(this.dir, 'boots.log'), `boot ${rec.n}: SSH after ${(rec.sshAfterMs / 1000).toFixed(1)} s\n`);
-    return rec.sshAfterMs;
+      return false;
+    }, timeoutMs, 250);
+    return rec.sshAfterMs!;
   }
 
   async consoleTail(rec = this.lastBoot, lines = 40): Promise<string> {
