@@ -123,9 +123,18 @@ describe('doctor report, fleet view', () => {
     expect(r.split('\n').at(-1)).toBe('48 Pis: 42 ok, 6 warn, 0 FAIL');
   });
 
+  it('findings that differ only in numbers (a transfer rate, a file count) are one line with the ranges', () => {
+    const fetched = (i: number, rate: string, files: number): CheckGroup => ({
+      ...dirGroup(i),
+      checks: [ok('tftp.fetch', 'TFTP fetch', `fetched all ${files} boot files from 10.251.83.1, same size and SHA-256 as on disk, 0.7 MB at ${rate} MB/s`)],
+    });
+    const r = formatReport({ groups: [SERVER, fetched(1, '0.5', 10), fetched(2, '1.6', 10), fetched(3, '0.9', 8)] }, plain, { fleet: true });
+    expect(r).toContain('  ok    TFTP fetch  fetched all 8–10 boot files from 10.251.83.1, same size and SHA-256 as on disk, 0.7 MB at 0.5–1.6 MB/s — 3 Pis: pi-01 … pi-03');
+  });
+
   it('one Pi: its group as before, and the count line', () => {
     const one = formatReport({ groups: [SERVER, unreachable(7)] }, plain, { fleet: true });
-    expect(one).toBe(`${formatBefore({ groups: [SERVER, unreachable(7)] }, plain)}\n1 Pi: 0 ok, 0 warn, 1 FAIL\n  FAIL 1 Pi: reachable: <pi> (<ip>): cannot connect to <ip> port 22: connection refused; is sshd running there? — pi-07`);
+    expect(one).toBe(`${formatBefore({ groups: [SERVER, unreachable(7)] }, plain)}\n1 Pi: 0 ok, 0 warn, 1 FAIL\n  FAIL 1 Pi: reachable: pi-07 (10.0.0.7): cannot connect to 10.0.0.7 port 22: connection refused; is sshd running there? — pi-07`);
   });
 
   it('--json is the report as it is, whatever the text groups', () => {

@@ -172,10 +172,31 @@ const ORDER: Record<Status, number> = { fail: 0, warn: 1, skip: 2, ok: 3 };
 
 interface Finding {
   check: Check;
-  finding: string;
-  fix?: string;
+  /** The abstracted findings and fixes of its Pis (the same but for numbers). */
+  findings: string[];
+  fixes: string[];
   members: { name: string; check: Check; evidence: string[] }[];
   first: number;
+}
+
+const NUMBER = /\d+(?:\.\d+)?/g;
+
+/** A text with its numbers masked: findings that differ only in a count or a rate are one finding. */
+const skeleton = (t: string): string => t.replace(NUMBER, '#');
+
+/** Texts with the same skeleton as one: each number that differs among them becomes its range ("0.5–1.6 MB/s"). */
+function merged(texts: string[]): string {
+  const first = texts[0]!;
+  if (texts.every((t) => t === first)) return first;
+  const numbers = texts.map((t) => t.match(NUMBER) ?? []);
+  let i = 0;
+  return first.replace(NUMBER, (n) => {
+    const values = numbers.map((ns) => ns[i]!);
+    i++;
+    if (values.every((v) => v === n)) return n;
+    const sorted = [...values].sort((a, b) => Number(a) - Number(b));
+    return `${sorted[0]}–${sorted.at(-1)}`;
+  });
 }
 
 /** Every finding of a kind of group once, with the Pis it applies to; failures first. */
@@ -188,9 +209,11 @@ function findingLines(kind: SubjectKind, members: { group: CheckGroup; subject: 
       const a = (t: string): string => abstractNames(t, subject.names);
       const finding = a(ch.finding);
       const fix = ch.fix !== undefined ? a(ch.fix) : undefined;
-      const key = JSON.stringify([ch.id, ch.status, finding, fix ?? null]);
+      const key = JSON.stringify([ch.id, ch.status, skeleton(finding), fix === undefined ? null : skeleton(fix)]);
       let f = findings.get(key);
-      if (!f) findings.set(key, (f = { check: ch, finding, ...(fix !== undefined && { fix }), members: [], first: order++ }));
+      if (!f) findings.set(key, (f = { check: ch, findings: [], fixes: [], members: [], first: order++ }));
+      f.findings.push(finding);
+      if (fix !== undefined) f.fixes.push(fix);
       f.members.push({ name: nameOf(subject, hosts), check: ch, evidence: (ch.evidence ?? []).map(a) });
     }
   }
@@ -208,7 +231,7 @@ function findingLines(kind: SubjectKind, members: { group: CheckGroup; subject: 
   const rows = table(
     sorted.map((f) => {
       const one = f.members.length === 1;
-      return [label[f.check.status], f.check.title, `${one ? f.members[0]!.check.finding : f.finding} — ${pis(f.members.length)}: ${listPis(f.members.map((m) => m.name))}`];
+      return [label[f.check.status], f.check.title, `${one ? f.members[0]!.check.finding : merged(f.findings)} — ${pis(f.members.length)}: ${listPis(f.members.map((m) => m.name))}`];
     }),
     { indent: '  ', maxWidth: [4, 28] },
   ).split('\n');
@@ -224,7 +247,7 @@ function findingLines(kind: SubjectKind, members: { group: CheckGroup; subject: 
       else if (ev.every((e) => e === ev[0])) for (const e of f.members[0]!.evidence) lines.push(`${pad}${c.dim(e)}`);
       else lines.push(`${pad}${c.dim('(each Pi\'s evidence: --verbose)')}`);
     }
-    if (bad && f.fix !== undefined) lines.push(`${pad}${c.cyan(`fix: ${one ? f.members[0]!.check.fix : f.fix}`)}`);
+    if (bad && f.fixes.length) lines.push(`${pad}${c.cyan(`fix: ${one ? f.members[0]!.check.fix : merged(f.fixes)}`)}`);
   }
   return lines;
 }
@@ -238,7 +261,7 @@ function exportRoot(names: string[]): string {
 /** The end: Pis by their worst status, and the failed ones by cause. */
 function fleetLines(groups: CheckGroup[], subjects: (Subject | undefined)[], hosts: Map<string, string>, c: Style): string[] {
   const worst = new Map<string, Status>();
-  const causes = new Map<string, { text: string; pis: Set<string> }>();
+  const causes = new Map<string, { text: string; own: string; pis: Set<string> }>();
   const rank: Record<Status, number> = { skip: 0, ok: 1, warn: 2, fail: 3 };
   for (const [i, g] of groups.entries()) {
     const s = subjects[i];
@@ -249,7 +272,7 @@ function fleetLines(groups: CheckGroup[], subjects: (Subject | undefined)[], hos
       if (prev === undefined || rank[ch.status] > rank[prev]) worst.set(name, ch.status);
       if (ch.status !== 'fail') continue;
       const text = `${ch.title}: ${abstractNames(ch.finding, s.names)}`;
-      const cause = causes.get(text) ?? { text, pis: new Set<string>() };
+      const cause = causes.get(text) ?? { text, own: `${ch.title}: ${ch.finding}`, pis: new Set<string>() };
       cause.pis.add(name);
       causes.set(text, cause);
     }
@@ -260,7 +283,7 @@ function fleetLines(groups: CheckGroup[], subjects: (Subject | undefined)[], hos
   const parts = [`${n.ok} ok`, `${n.warn} warn`, `${n.fail} FAIL`, ...(n.skip ? [`${n.skip} skipped`] : [])];
   const lines = [c.bold(`${pis(worst.size)}: ${parts.join(', ')}`)];
   for (const cause of [...causes.values()].sort((a, b) => b.pis.size - a.pis.size)) {
-    lines.push(`  ${c.red('FAIL')} ${pis(cause.pis.size)}: ${cause.text} — ${listPis([...cause.pis])}`);
+    lines.push(`  ${c.red('FAIL')} ${pis(cause.pis.size)}: ${cause.pis.size === 1 ? cause.own : cause.text} — ${listPis([...cause.pis])}`);
   }
   return lines;
 }

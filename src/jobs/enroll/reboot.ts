@@ -73,18 +73,19 @@ type Verdict = Extract<WatchEvent, { type: 'verdict' }>;
 export async function rebootAndWait(remote: RemoteHost, host: string, o: RebootOptions): Promise<RebootReport> {
   const net = o.net;
   const tracker = net?.watch.track(net.entry);
-  let title = '';
+  // The runner shows the task's own title ("rebooting") first.
+  let title = 'rebooting';
   const step = (s: string): void => {
     if (s !== title) o.step((title = s));
   };
   const off = tracker?.onChange(() => {
     const e = tracker.events.at(-1)!;
-    if (e.type === 'stage') step(e.stage === 'loaded' ? 'network boot: boot files sent, waiting for SSH' : `network boot: ${STAGE_TEXT[e.stage]}`);
+    if (e.type === 'dhcp') step(`network boot: ${STAGE_TEXT.dhcp}`);
+    else if (e.type === 'stage') step(e.stage === 'loaded' ? 'network boot: boot files sent, waiting for SSH' : `network boot: ${STAGE_TEXT[e.stage]}`);
     else if (e.type === 'verdict' && e.level !== 'info') step(`network boot: ${e.finding}`);
     else if (e.type === 'file' && e.outcome === 'sent') o.bytes?.(net!.watch.row(tracker)?.bytes ?? 0);
   });
   try {
-    step('rebooting');
     await startScript(remote, 'reboot', [], { sudo: true, step: 'rebooting', timeoutMs: 15_000 })
       .then(async (s) => {
         s.stdout.resume();
@@ -214,6 +215,11 @@ function orderOf(e: InventoryEntry): BootOrder | undefined {
   return p?.ok ? p.order : undefined;
 }
 
+/** The medium each local boot mode boots from. */
+const MEDIUM: Readonly<Record<number, string>> = { 0x0: 'SD card', 0x1: 'SD card', 0x4: 'USB disk', 0x5: 'USB disk', 0x6: 'NVMe SSD' };
+const and = (xs: string[]): string => (xs.length > 1 ? `${xs.slice(0, -1).join(', ')} and ${xs.at(-1)}` : (xs[0] ?? ''));
+const or = (xs: string[]): string => (xs.length > 1 ? `${xs.slice(0, -1).join(', ')} or ${xs.at(-1)}` : (xs[0] ?? ''));
+
 /** Why a Pi asks this dnsmasq nothing, from its BOOT_ORDER. */
 function notSeenReason(order: BootOrder | undefined): string {
   if (order) {
@@ -222,8 +228,9 @@ function notSeenReason(order: BootOrder | undefined): string {
     if (pos.index === -1 || !pos.reachable) return `its BOOT_ORDER never tries NETWORK (${explained})`;
     const local = localBeforeNetwork(order);
     if (local.length) {
-      const names = [...new Set(local.map((m) => modeName(m)))].join('/');
-      return `its BOOT_ORDER tries ${names} before NETWORK (${explained}): a bootable ${names} wins over the network (remove it, or pinet enroll --boot-order net-first)`;
+      const modes = [...new Set(local.map((m) => modeName(m)))];
+      const media = [...new Set(local.map((m) => MEDIUM[m] ?? modeName(m)))];
+      return `its BOOT_ORDER tries ${and(modes)} before NETWORK (${explained}): a bootable ${or(media)} wins over the network (remove it, or pinet enroll --boot-order net-first)`;
     }
   }
   return "its PXE requests did not reach this dnsmasq: is it on the boot server's LAN (no other VLAN, no switch dropping DHCP broadcasts), and does dnsmasq answer on that interface?";

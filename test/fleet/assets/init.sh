@@ -98,6 +98,19 @@ if [ -n "$EEPROM_CHIP" ] && [ -s "$P/last-boot-src" ]; then
   fi
 fi
 
+# --- 1b. The network boot, when a test installed netboot-hook.ts -----------------
+# The hook plays this Pi's bootloader (test/netboot's emulator) with the EEPROM
+# config just flashed, against the real dnsmasq on the fleet's LAN. The Pi goes
+# on only when it answers "boot ..."; otherwise it halts here, as the firmware
+# does on a fatal error (no sshd).
+if [ -p "$P/netboot.gate" ] && [ -p "$P/netboot.ready" ]; then
+  printf '%s\n' "$boot_no" > "$P/netboot.ready"
+  verdict='halt: the netboot hook did not answer'
+  IFS= read -r verdict < "$P/netboot.gate" || true
+  log "bootloader: $verdict"
+  if [[ "$verdict" != boot* ]]; then exec sleep infinity; fi
+fi
+
 # --- 2. The root file system ---------------------------------------------------
 R="$P/root"
 mount -t overlay pi-root -o "lowerdir=$LOWER,upperdir=$P/upper,workdir=$P/work,xino=on" "$R"
