@@ -227,4 +227,19 @@ describeAsRoot('enroll --reboot on the fleet, network-booting against the real d
     expect(verbose.stdout).toMatch(/^ +pi-05: /m);
     expect(text.stdout).not.toMatch(/^ +pi-05: /m);
   });
+
+  it('rollback of three Pis: the plan grouped, then the fleet summary', async () => {
+    const rollback = (args: string[]) => pinet(['rollback', '-F', fleet.sshConfig, '--state-dir', stateDir, 'pi-01', 'pi-02', 'pi-07', ...args]);
+    const dry = await rollback(['--dry-run']);
+    await save('rollback-dry-run.txt', dry);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/^2 Pis, same changes: pi-01, pi-02$/m);
+    expect(dry.stdout).toMatch(new RegExp(`^pi-07: serial ${fleet.pi('pi-07').serial}, directory ${fleet.pi('pi-07').serial8}$`, 'm'));
+    expect(dry.stdout).toMatch(/^3 Pis: 0 ok \(up to date\), 3 would change, 0 failed$/m);
+    const r = await rollback(['--yes']);
+    await save('rollback.txt', r);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^3 Pis: 0 ok \(up to date\), 3 rolled back, 0 failed$/m);
+    for (const name of ['pi-01', 'pi-02', 'pi-07']) expect(await fleet.pi(name).readText('/etc/fstab')).not.toContain(NFS);
+  });
 });
