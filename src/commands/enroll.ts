@@ -19,6 +19,9 @@ export async function run(args: string[], ctx: Ctx): Promise<number> {
   if (hosts.length === 0) throw new UsageError('no host given', 'name one or more Pis (pinet enroll pi-07), use --hosts-file, or list a fleet in pinet.yaml');
   const settings = await enrollSettingsOf(st);
   const stateDir = stateDirOf(st, settings.exportDir);
+  const { exportOwner } = await import('../jobs/server/record.js');
+  const owner = exportOwner(await new StateStore(stateDir).readJson('server.json'), settings.exportDir);
+  if (owner) settings.owner = owner;
   const conn = connectOptions(st, (m) => out.warn(m));
   const dryRun = st.value(FLAGS.dryRun)!;
   const reboot = st.value(FLAGS.reboot)!;

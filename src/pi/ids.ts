@@ -11,7 +11,7 @@ const show = (v: string): string => JSON.stringify(v.length > 80 ? `${v.slice(0,
 
 /** `dc:a6:32:01:02:03` (or with `-`, any case) → lower case with colons. */
 export function checkMac(text: string): IdCheck<string> {
-  const norm = text.trim().toLowerCase().replace(/-/g, ':');
+  const norm = text.toLowerCase().replace(/-/g, ':');
   if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(norm)) return { ok: false, error: `${show(text)} is not a MAC address`, hint: 'write it like dc:a6:32:01:02:03' };
   return { ok: true, value: norm };
 }
@@ -30,7 +30,7 @@ export function serialDir(serial: string): string {
 
 /** The directory name for TFTP_PREFIX=2: the MAC as `dc-a6-32-01-36-c2` (also accepts 12 bare hex digits). */
 export function macToTftpDir(mac: string): string | undefined {
-  const t = mac.trim().toLowerCase();
+  const t = mac.toLowerCase();
   if (/^[0-9a-f]{12}$/.test(t)) return t.match(/../g)!.join('-');
   const m = checkMac(t);
   return m.ok ? m.value.replace(/:/g, '-') : undefined;

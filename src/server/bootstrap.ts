@@ -10,7 +10,7 @@
  */
 import { isIPv4, type IPv4Net } from '../util/ipv4.js';
 import type { Inventory, InventoryEntry } from './state.js';
-import { clientsCover } from './nfs-export.js';
+import { clientsCover, clientsCoverNet } from './nfs-export.js';
 
 export interface TrapFinding {
   id: string;
@@ -92,7 +92,7 @@ export function exportClients(clients: readonly string[], pis: IPv4Net | undefin
   const world = clients.filter((c) => c === '*' || c === '0.0.0.0/0' || c === '<world>');
   if (world.length) return { id: 'bootstrap.clients', level: 'fail', finding: `the export is open to everyone (${world.join(', ')})`, fix: "limit it to the Pis' subnet and the boot server" };
   const missing: string[] = [];
-  if (pis && !clientsCover(clients, pis.network) && !clients.some((c) => c === `${pis.network}/${pis.prefix}`)) missing.push(`the Pis' subnet ${pis.network}/${pis.prefix}`);
+  if (pis && !clientsCoverNet(clients, pis)) missing.push(`the Pis' subnet ${pis.network}/${pis.prefix}`);
   if (bootServer && !clientsCover(clients, bootServer)) missing.push(`the boot server ${bootServer}`);
   if (missing.length) return { id: 'bootstrap.clients', level: 'fail', finding: `the export's clients (${clients.join(', ') || 'none'}) leave out ${missing.join(' and ')}`, fix: `add ${missing.join(' and ')} to the export's clients` };
   return { id: 'bootstrap.clients', level: 'ok', finding: `exported to ${clients.join(', ')}: the Pis and the boot server, nobody else` };

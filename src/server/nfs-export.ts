@@ -55,6 +55,14 @@ export function checkClient(c: string): Checked<string> {
   return ok(c);
 }
 
+/** Does the client list let every address of `net` in? */
+export function clientsCoverNet(clients: readonly string[], net: { network: string; prefix: number }): boolean {
+  return clients.some((c) => {
+    const n = c.includes('/') ? parseCidr(c) : null;
+    return n !== null && n.prefix <= net.prefix && inNetwork(net.network, n);
+  });
+}
+
 /** Does the client list let `address` in? */
 export function clientsCover(clients: readonly string[], address: string): boolean {
   return clients.some((c) => {

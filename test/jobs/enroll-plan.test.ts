@@ -278,6 +278,18 @@ describe('a second run', () => {
     else expect((change(p, 'modes').detail as { paths: string[] }).paths.length).toBe(1);
   });
 
+  it('on a squashing export (recorded by server setup) the files go to the anonymous identity, and root-owned ones are given to it', async () => {
+    const sv = server('ubuntu-2404-pi4.enrolled');
+    const owner = { uid: 105, gid: 65534, why: 'the export squashes the Pis' };
+    const run = (local: ExportListing) => plan({ d: detected('ubuntu-2404-pi4.enrolled', [], { dest: sv.entry.host }), settings: { owner }, inventory: inventoryOf(sv.entry), local, localCmdline: sv.exportCmdline });
+    const asRoot = await run(sv.exportListing);
+    expect(ids(asRoot)).toEqual(['owners', 'inventory']);
+    expect((change(asRoot, 'owners').detail as { paths: string[] }).paths.length).toBe(sv.exportListing.size);
+    expect(change(asRoot, 'owners').summary).toMatch(/to 105:65534$/);
+    const theirs = new Map([...sv.exportListing].map(([k, v]) => [k, { ...v, uid: 105, gid: 65534 }]));
+    expect(ids(await run(theirs))).toEqual([]);
+  });
+
   it('the inventory entry counts as changed only when what it records changes', async () => {
     const sv = server('ubuntu-2404-pi4.enrolled');
     const run = (e: InventoryEntry, dest = sv.entry.host) => plan({ d: detected('ubuntu-2404-pi4.enrolled', [], { dest }), inventory: inventoryOf(e), local: sv.exportListing, localCmdline: sv.exportCmdline });

@@ -17,8 +17,8 @@ const CHILD = fileURLToPath(new URL('./tty-child.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Runs the child on a terminal, answering each prompt matching `prompt` with the next answer. */
-function onTerminal(args: string[], prompt: RegExp, answers: string[]): Promise<{ result: string; prompts: number; screen: string }> {
-  const command = shellJoin([process.execPath, '--import', 'tsx', CHILD, ...args]);
+function onTerminal(args: string[], prompt: RegExp, answers: string[], whole?: string): Promise<{ result: string; prompts: number; screen: string }> {
+  const command = whole ?? shellJoin([process.execPath, '--import', 'tsx', CHILD, ...args]);
   const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TERM: 'dumb' } });
   let screen = '';
   let prompts = 0;
@@ -101,6 +101,15 @@ describeAsRoot('prompts on a terminal', () => {
     const r = await onTerminal(['t', config('root', users.keys.enc), '0'], /Enter passphrase for key '[^']*id_enc'/, [KEY_PASSPHRASE]);
     expect(r.result).toBe('ok root');
     expect(r.prompts).toBe(1);
+  });
+
+  it.skipIf(!hasCommand('script'))('the pinet command itself asks on its terminal (the CLI gives the SSH layer the terminal prompter)', async () => {
+    const pinet = fileURLToPath(new URL('../../bin/pinet.js', import.meta.url));
+    const cli = `${shellJoin([process.execPath, pinet, 'info', '-F', config('root', users.keys.enc), 't'])}; echo "RESULT exit $?"`;
+    const r = await onTerminal([], /Enter passphrase for key '[^']*id_enc'/, [KEY_PASSPHRASE], cli);
+    expect(r.prompts).toBe(1);
+    expect(r.result).toBe('exit 0');
+    expect(r.screen).toMatch(/^\s*serial\s+/m); // info's report of the host it reached
   });
 
   it.skipIf(!hasCommand('script'))('a wrong passphrase three times fails clearly', async () => {

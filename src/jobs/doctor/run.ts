@@ -92,6 +92,16 @@ export async function runDoctor(o: DoctorOptions): Promise<Report> {
       ? ok('export.dir', 'export directory', `${o.exportDir} exists`)
       : fail('export.dir', 'export directory', `${o.exportDir} does not exist`, 'mount the NFS export there, or pass --export-dir'),
   );
+  // the article's bootstrap traps (an NFS server that netboots from here, a resolver that does, the export's clients, _netdev)
+  {
+    const { checkBootstrap, nfsMountAt } = await import('./bootstrap-checks.js');
+    const mount = nfsMountAt(await readFile('/proc/self/mounts', 'utf8').catch(() => ''), o.exportDir);
+    const exportedTo = mount ? await showmount(mount.host, mount.path) : undefined;
+    const bootServer = guessTftpServer(facts);
+    server.push(
+      ...(await checkBootstrap({ exportDir: o.exportDir, inventory: o.inventory, ...(facts.nets[0] ? { pisNet: facts.nets[0] } : {}), ...(bootServer ? { bootServer } : {}), ...(exportedTo ? { exportedTo } : {}) })),
+    );
+  }
   const id = tftpIdentity(facts.user, facts.group, accounts);
   const looked = id.user;
   const tftpUser: UnixUser = looked ?? { name: facts.user, uid: -1, gid: -1, groups: [] };
@@ -187,6 +197,15 @@ export async function runDoctor(o: DoctorOptions): Promise<Report> {
   });
   groups.push(...piGroups);
   return { groups };
+}
+
+/** The clients an NFS server announces for `path` (showmount -e), when it answers. */
+async function showmount(host: string, path: string): Promise<string[] | undefined> {
+  const { execa } = await import('execa');
+  const r = await execa('showmount', ['-e', '--no-headers', host], { reject: false, timeout: 5000 }).catch(() => undefined);
+  if (!r || r.exitCode !== 0) return undefined;
+  const line = String(r.stdout).split('\n').find((l) => l.split(/\s+/)[0] === path);
+  return line ? line.trim().split(/\s+/).slice(1).join(',').split(',').filter(Boolean) : undefined;
 }
 
 async function readStdin(): Promise<string> {

@@ -53,10 +53,15 @@ export interface EnrollSettings {
   root: RootSetting;
   /** The hook script for each boot mount point. */
   hookScripts: Record<string, string>;
+  /**
+   * The export squashes the Pis' root (recorded by pinet server setup): the Pi's directory and every file
+   * in it belong to this identity, or the Pi's next kernel update cannot replace them.
+   */
+  owner?: { uid: number; gid: number; why: string };
 }
 
 /** What the export holds for a Pi: its directory's listing (empty when there is none). */
-export type ExportListing = Map<string, { type: string; size: number; mtimeMs: number; mode: number }>;
+export type ExportListing = Map<string, { type: string; size: number; mtimeMs: number; mode: number; uid?: number; gid?: number }>;
 
 export interface CopyPlan {
   /** The Pi's directory does not exist yet in the export. */
@@ -68,6 +73,8 @@ export interface CopyPlan {
   unreadableOnPi: string[];
   /** Local files/dirs whose mode must become 0644/0755. */
   modeFixes: string[];
+  /** Local files/dirs that must change owner (a squashing export). */
+  ownerFixes: string[];
 }
 
 export interface PiPlan {
@@ -169,8 +176,8 @@ function checkOwnership(d: Detected, s: EnrollSettings, inv: Inventory, serial: 
 }
 
 /** Which files to copy: new or changed (size, mtime to the second) since the last copy; modes to fix. */
-function planCopy(d: Detected, local: ExportListing, dirExists: boolean, skip: string | undefined): CopyPlan {
-  const copy: CopyPlan = { create: !dirExists, files: [], bytes: 0, unreadableOnPi: [], modeFixes: [] };
+function planCopy(d: Detected, local: ExportListing, dirExists: boolean, skip: string | undefined, owner: EnrollSettings['owner']): CopyPlan {
+  const copy: CopyPlan = { create: !dirExists, files: [], bytes: 0, unreadableOnPi: [], modeFixes: [], ownerFixes: [] };
   for (const e of d.bootList) {
     if (e.type !== 'file' || isExcluded(e.path) || e.path === skip) continue;
     const mtimeMs = Math.floor(e.mtimeMs / 1000) * 1000;
@@ -185,6 +192,7 @@ function planCopy(d: Detected, local: ExportListing, dirExists: boolean, skip: s
   for (const [rel, l] of local) {
     if (copied.has(rel)) continue;
     if ((l.type === 'file' && l.mode !== 0o644) || (l.type === 'dir' && l.mode !== 0o755)) copy.modeFixes.push(rel);
+    if (owner && (l.type === 'file' || l.type === 'dir') && l.uid !== undefined && (l.uid !== owner.uid || l.gid !== owner.gid)) copy.ownerFixes.push(rel);
   }
   return copy;
 }
@@ -299,7 +307,7 @@ export async function planPi(input: PlanInput): Promise<PiPlan> {
   const notes: string[] = [];
   const warnings: string[] = [];
 
-  const copy = planCopy(d, local, dirExists, managedCmdline ? cmdlineName : undefined);
+  const copy = planCopy(d, local, dirExists, managedCmdline ? cmdlineName : undefined, s.owner);
   const cmdline = planCmdline(d, s, { dir, localDir, cmdlineName, keptRoot, localCmdline }, notes, warnings);
   const fe = setBootNfs(pre.fstab, { nfs: s.nfs, dir, mountpoint: bootMount, ...(s.mountOptions ? { options: s.mountOptions } : {}) });
   if (!fe.ok) throw refuse(d.label, `/etc/fstab: ${fe.error}`, fe.hint);
@@ -380,6 +388,17 @@ async function describeChanges(p: PiPlan, s: EnrollSettings, tftpWhy: string): P
       summary: `make ${copy.modeFixes.length} entr${copy.modeFixes.length === 1 ? 'y' : 'ies'} in ${localDir}/ readable again (0644 files, 0755 directories)`,
       reason: 'the TFTP server runs unprivileged and must read every file',
       detail: { paths: [...copy.modeFixes].sort() },
+    });
+  }
+  if (copy.ownerFixes.length > 0) {
+    changes.push({
+      id: 'owners',
+      kind: 'write-file',
+      target,
+      path: localDir,
+      summary: `give ${copy.ownerFixes.length} entr${copy.ownerFixes.length === 1 ? 'y' : 'ies'} in ${localDir}/ to ${s.owner!.uid}:${s.owner!.gid}`,
+      reason: s.owner!.why,
+      detail: { paths: [...copy.ownerFixes].sort() },
     });
   }
   if (p.cmdline) {

@@ -13,7 +13,7 @@
  * so a second run finishes the job.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { lchown, lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { PinetError } from '../../errors.js';
 import { gather, type Detected } from '../../host/detect.js';
@@ -151,6 +151,7 @@ export function applyTasks(env: EnrollEnv): Task<EnrollPi>[] {
             await mkdir(staging, { recursive: true });
           }
           await normalizeModes(staging);
+          if (env.settings.owner) await chownTree(staging, env.settings.owner);
           if (p.copy.create) {
             await mkdir(dirname(p.localDir), { recursive: true });
             await rename(staging, p.localDir);
@@ -161,6 +162,7 @@ export function applyTasks(env: EnrollEnv): Task<EnrollPi>[] {
               await rename(join(staging, rel), join(p.localDir, rel));
             }
             await rm(staging, { recursive: true, force: true });
+            if (env.settings.owner) await chownTree(p.localDir, env.settings.owner); // directories made for new files
           }
         } catch (err) {
           await rm(staging, { recursive: true, force: true }).catch(() => undefined);
@@ -182,11 +184,20 @@ export function applyTasks(env: EnrollEnv): Task<EnrollPi>[] {
       },
     },
     {
+      name: 'owners',
+      title: (c) => `giving the boot files to ${env.settings.owner ? `${env.settings.owner.uid}:${env.settings.owner.gid}` : ''}`,
+      when: (c) => plan(c).copy.ownerFixes.length > 0,
+      async run(c) {
+        await chownTree(plan(c).localDir, env.settings.owner!);
+      },
+    },
+    {
       name: 'cmdline',
       title: (c) => `writing ${plan(c).cmdlineName}`,
       when: (c) => plan(c).cmdline !== undefined,
       async run(c) {
         await writeFileAtomic(plan(c).cmdline!.path, plan(c).cmdline!.after, { mode: 0o644, forceMode: true });
+        if (env.settings.owner) await chownTree(plan(c).cmdline!.path, env.settings.owner);
       },
       async undo(c) {
         const cmd = plan(c).cmdline!;
@@ -290,6 +301,26 @@ export function applyTasks(env: EnrollEnv): Task<EnrollPi>[] {
       },
     },
   ];
+}
+
+/**
+ * Gives a file or a tree to the export's anonymous identity. Through a mount
+ * that squashes this machine too, what pinet writes is that identity's
+ * already: a refused chown is then no error.
+ */
+async function chownTree(path: string, owner: { uid: number; gid: number }): Promise<void> {
+  const st = await lstat(path);
+  if (st.uid !== owner.uid || st.gid !== owner.gid) {
+    try {
+      await lchown(path, owner.uid, owner.gid);
+    } catch (err) {
+      const again = await lstat(path);
+      if (again.uid !== owner.uid || again.gid !== owner.gid) {
+        throw new PinetError(`cannot give ${path} to ${owner.uid}:${owner.gid} (${(err as NodeJS.ErrnoException).code ?? err})`, { hint: 'the export squashes the Pis: its files must belong to the anonymous user, or their kernel updates fail; check the export' });
+      }
+    }
+  }
+  if (st.isDirectory()) for (const name of await readdir(path)) await chownTree(join(path, name), owner);
 }
 
 /** Writes the Pi's entry; `partial` when the Pi was changed but the job did not finish. */

@@ -35,3 +35,18 @@ export function isServerRecord(x: unknown): x is ServerRecord {
   const r = x as ServerRecord | null;
   return r !== null && typeof r === 'object' && r.version === 1 && typeof r.nfs === 'string' && typeof r.exportDir === 'string';
 }
+
+/**
+ * Who must own the Pis' boot files in the export, when pinet server setup
+ * recorded a squashing export mounted at `exportDir`: the Pis write as the
+ * anonymous identity there, so their next kernel update can only replace
+ * files that identity owns.
+ */
+export function exportOwner(record: unknown, exportDir: string): { uid: number; gid: number; why: string } | undefined {
+  if (!isServerRecord(record) || record.exportDir !== exportDir || record.squash === 'none') return undefined;
+  return {
+    uid: record.anon.uid,
+    gid: record.anon.gid,
+    why: `the export squashes the Pis (${record.squash === 'root' ? 'root' : 'all access'} to ${record.anon.uid}:${record.anon.gid}, recorded by pinet server setup): their kernel updates can only replace files that identity owns`,
+  };
+}
