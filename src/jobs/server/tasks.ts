@@ -50,6 +50,8 @@ export interface ServerTarget {
   exportOutput?: ScriptOutput;
   mountOutput?: ScriptOutput;
   dnsmasqRestart?: string;
+  /** dnsmasq could not be restarted here (no systemd): the user was told how. */
+  manualRestart?: boolean;
 }
 
 export interface ServerEnv {
@@ -173,6 +175,12 @@ export function serverApplyTasks(env: ServerEnv): Task<ServerTarget>[] {
         if (out.failure) throw Object.assign(new PinetError(`${c.nfs!.label}: ${out.failure.message}`), { failedStep: out.failure.step });
         c.exportOutput = out;
       },
+      async undo(c) {
+        const n = c.backups.nfs;
+        if (!n) return;
+        await runScript(c.nfsHost!, 'nfs-export-restore', [PI_STATE_DIR, s.backend, n.dir, ...n.files], { sudo: true, step: 'restoring the export', timeoutMs: 120_000 });
+        delete c.backups.nfs;
+      },
     },
     {
       name: 'ceph',
@@ -195,6 +203,13 @@ export function serverApplyTasks(env: ServerEnv): Task<ServerTarget>[] {
         const info = (await host.exec(['ceph', 'nfs', 'export', 'info', k.cluster, k.pseudo], { sudo: true, step: 'ceph nfs export info', timeoutMs: 60_000 })).stdout.trim();
         const problems = verifyCephExport(info ? (JSON.parse(info) as CephExport) : undefined, { ...p.wanted, ...(path ? { path } : {}) });
         if (problems.length) throw new KeepChangesError(new PinetError(`${c.nfs!.label}: the Ceph export ${k.pseudo} is not as planned: ${problems.join('; ')}`), 'Ceph has the export');
+      },
+      async undo(c) {
+        const k = c.backups.ceph;
+        if (!k) return;
+        if (k.created) await c.nfsHost!.exec(['ceph', 'nfs', 'export', 'rm', k.cluster, k.pseudo], { sudo: true, step: 'ceph nfs export rm', timeoutMs: 120_000 });
+        else await c.nfsHost!.exec(['ceph', 'nfs', 'export', 'apply', k.cluster, '-i', '-'], { sudo: true, step: 'ceph nfs export apply', input: `${JSON.stringify(k.before, null, 2)}\n`, timeoutMs: 120_000 });
+        delete c.backups.ceph;
       },
     },
     {
@@ -255,14 +270,19 @@ export function serverApplyTasks(env: ServerEnv): Task<ServerTarget>[] {
       title: 'restarting dnsmasq',
       when: (c) => plan(c).restartDnsmasq,
       async run(c) {
-        if (!c.boot!.dnsmasqUnit) throw new PinetError('dnsmasq has no systemd unit here, so pinet cannot restart it', { hint: `restart it yourself (e.g. the init script, or dnsmasq --conf-file=${s.dnsmasqConfPath}), then run pinet server setup again to verify` });
+        if (!c.boot!.dnsmasqUnit) {
+          // No systemd here: say what to run; the TFTP check waits for the next run.
+          c.dnsmasqRestart = `no systemd unit for dnsmasq here: restart it yourself with ${s.dnsmasqConfPath} in its configuration (e.g. its init script, or dnsmasq --conf-file=${s.dnsmasqConfPath}), then run pinet server setup again to check TFTP`;
+          c.manualRestart = true;
+          return;
+        }
         c.dnsmasqRestart = await env.dnsmasqService.restart();
       },
     },
     {
       name: 'verify tftp',
       title: 'fetching a probe file over TFTP',
-      when: () => env.tftpAddress !== undefined,
+      when: (c) => env.tftpAddress !== undefined && !c.manualRestart,
       async run() {
         await tftpProbe(s.exportDir, env.tftpAddress!);
       },
@@ -271,26 +291,32 @@ export function serverApplyTasks(env: ServerEnv): Task<ServerTarget>[] {
       name: 'record',
       title: 'recording the setup',
       async run(c) {
-        const p = plan(c);
-        const prev = env.previous;
-        const record: ServerRecord = {
-          version: 1,
-          backend: s.backend,
-          ...(s.on ? { on: s.on } : {}),
-          nfs: s.nfs,
-          path: s.path,
-          clients: s.clients,
-          squash: s.squash,
-          anon: p.anon,
-          exportDir: s.exportDir,
-          dnsmasqConf: s.dnsmasqConfPath,
-          updatedAt: new Date().toISOString(),
-          backups: { ...(prev?.backups ?? {}), ...c.backups },
-        };
-        await env.state.writeJson('server.json', record);
+        await recordSetup(env, c);
       },
     },
   ];
+}
+
+/** Writes server.json: how the export is served and squashed, and every backup (also after a failure that kept changes). */
+export async function recordSetup(env: ServerEnv, c: ServerTarget): Promise<void> {
+  const s = env.settings;
+  const p = plan(c);
+  const prev = env.previous;
+  const record: ServerRecord = {
+    version: 1,
+    backend: s.backend,
+    ...(s.on ? { on: s.on } : {}),
+    nfs: s.nfs,
+    path: s.path,
+    clients: s.clients,
+    squash: s.squash,
+    anon: p.anon,
+    exportDir: s.exportDir,
+    dnsmasqConf: s.dnsmasqConfPath,
+    updatedAt: new Date().toISOString(),
+    backups: { ...(prev?.backups ?? {}), ...c.backups },
+  };
+  await env.state.writeJson('server.json', record);
 }
 
 /** The Ceph admin host as the planner's NFS-server facts (the export itself is Ceph's). */
