@@ -228,12 +228,13 @@ export function registerCommands(program: Command): void {
       .configureOutput({ outputError: usageErrorWriter('pinet server setup') }),
     { hosts: false },
   );
-  options(setup, [SV.export, CONFIG.nfs, SV.on, SV.path, SV.clients, SV.squash, E.root, CONFIG['export-dir'], SV['mount-options'], SV['dnsmasq-conf'], D.subnet, D.interface, CONFIG['state-dir'], FLAGS.dryRun, FLAGS.yes])
+  options(setup, [SV.export, CONFIG.nfs, SV.on, SV.path, SV.clients, SV.squash, SV.ceph.fs, SV.ceph.subvolume, SV.ceph.group, SV.ceph.cluster, E.root, CONFIG['export-dir'], SV['mount-options'], SV['dnsmasq-conf'], D.subnet, D.interface, CONFIG['state-dir'], FLAGS.dryRun, FLAGS.yes])
     .addHelpText(
       'after',
       examples([
         ['pinet server setup --export kernel-nfs --nfs 10.86.5.3:/srv/picluster-boot --on root@10.86.5.3 --dry-run', 'show the plan'],
         ['pinet server setup --export ganesha --nfs 10.86.5.3:/picluster-boot --path /srv/boot --on nfs-host --yes', 'NFS-Ganesha'],
+        ['pinet server setup --export ceph --on ceph-admin --nfs 10.86.5.3:/picluster-boot --ceph-fs homenet-fs --ceph-cluster hn-nfs', "the article's CephFS + Ganesha"],
         ['pinet server setup --export existing --nfs nfs-host:/picluster-boot', 'mount and serve an export made by hand'],
       ]),
     )

@@ -199,6 +199,11 @@ const dnsmasq = {
   output: setting({ flag: '-o, --output <file>', help: 'write the config to this file', check: anyPath, defaultText: 'stdout', path: true }),
 };
 
+/** A Ceph name (file system, subvolume, group, NFS cluster): letters, digits, . _ - */
+function cephName(s: string) {
+  return /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(s) ? ok(s) : bad('is not a Ceph name (letters, digits, ".", "_", "-")');
+}
+
 const server = {
   export: setting({
     flag: '--export <backend>',
@@ -241,6 +246,12 @@ const server = {
     check: fromCheck(validateMountOptions),
     default: DEFAULT_NFS_OPTIONS,
   }),
+  ceph: {
+    fs: setting({ flag: '--ceph-fs <name>', help: 'with --export ceph: the CephFS file system (the article: homenet-fs)', check: text(cephName) }),
+    subvolume: setting({ flag: '--ceph-subvolume <name>', help: 'with --export ceph: the subvolume holding the boot files', check: text(cephName), defaultText: 'the last name in the path of --nfs' }),
+    group: setting({ flag: '--ceph-group <name>', help: 'with --export ceph: the subvolume group', check: text(cephName), defaultText: 'none (_nogroup)' }),
+    cluster: setting({ flag: '--ceph-cluster <id>', help: 'with --export ceph: the NFS cluster (ceph nfs cluster ls; the article: hn-nfs)', check: text(cephName) }),
+  },
   'dnsmasq-conf': setting({
     flag: '--dnsmasq-conf <file>',
     help: "where pinet's dnsmasq config goes",

@@ -83,6 +83,16 @@ export async function serverSettingsOf(st: Settings, io: { info(m: string): void
   if (!id.user) throw new UsageError(`dnsmasq's TFTP user ${userName} does not exist on this machine`, 'install dnsmasq (it creates its user), or set user= in its config');
   const tftpUser = { name: id.user.name, uid: id.user.uid, gid: id.user.gid, group: id.groupName ?? String(id.user.gid) };
 
+  let ceph: ServerSettings['ceph'];
+  if (backend === 'ceph') {
+    const C = S.ceph;
+    const fs = st.need(C.fs, '--export ceph needs the CephFS file system: pass --ceph-fs <name>', 'ceph fs ls lists them (the article: homenet-fs)').value;
+    const cluster = st.need(C.cluster, '--export ceph needs the NFS cluster: pass --ceph-cluster <id>', 'ceph nfs cluster ls lists them (the article: hn-nfs)').value;
+    const group = st.value(C.group);
+    const subvolume = st.value(C.subvolume) ?? source.value.path.split('/').filter(Boolean).pop();
+    if (!subvolume) throw new UsageError('--export ceph needs a subvolume name', 'pass --ceph-subvolume <name>, or a path in --nfs like host:/picluster-boot');
+    ceph = { fs, cluster, subvolume, ...(group ? { group } : {}), pseudo: source.value.path, clients, squash, nfsRoot: st.value(CONFIG.enroll.root) === 'nfs', placement: source.value.host };
+  }
   const regenerate = shellJoin([
     'pinet', 'server', 'setup', '--export', backend, '--nfs', nfs.value, ...(on ? ['--on', on] : []), '--path', path, ...clients.flatMap((c) => ['--client', c]), '--squash', squash,
   ]);
@@ -101,6 +111,7 @@ export async function serverSettingsOf(st: Settings, io: { info(m: string): void
     dnsmasqText: rendered.text,
     ...(pisNet ? { pisNet } : {}),
     regenerate,
+    ...(ceph ? { ceph } : {}),
   };
   return { settings, tftpUser, ...(bootAddr ? { tftpAddress: bootAddr } : {}) };
 }

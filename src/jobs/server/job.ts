@@ -7,7 +7,7 @@ import { formatError, PinetError } from '../../errors.js';
 import type { Plan } from '../../plan/model.js';
 import type { Progress } from '../../ui/progress.js';
 import { describeOutcome, Job, tasksIn, type TargetRecord } from '../runner.js';
-import { serverApplyTasks, serverPrepareTasks, type ServerEnv, type ServerTarget } from './tasks.js';
+import { recordSetup, serverApplyTasks, serverPrepareTasks, type ServerEnv, type ServerTarget } from './tasks.js';
 
 export interface ServerResult {
   target: string;
@@ -46,6 +46,8 @@ export async function setupServer(env: ServerEnv, opts: ServerRunOptions): Promi
       describe: formatError,
       finished: (c) => ({ outcome: 'ok', detail: `${c.plan!.target.changes.length} change(s)` }),
     });
+    // Changes that stay after a failure (the export is mounted, Ceph has its export) are recorded, so rollback finds them.
+    if (job.targets[0]!.failed?.kept) await recordSetup(env, t.ctx).catch(() => undefined);
     return { plan, result: resultOf(t) };
   } finally {
     await job.close();
@@ -62,6 +64,6 @@ function resultOf(t: TargetRecord<ServerTarget>): ServerResult {
   if (!t.failed) return { target: t.target, result: 'set up', changes, report, ...dnsmasq };
   const err = t.failed.error;
   const msg = err instanceof Error ? err.message : String(err);
-  const hint = (err as PinetError).hint ?? (t.failed.kept ? `${t.failed.kept}; fix the cause and run pinet server setup again` : 'nothing that was undone stays changed; fix the cause and run pinet server setup again');
+  const hint = (err as PinetError).hint ?? (t.failed.kept ? `${t.failed.kept} (recorded: pinet server rollback undoes it); fix the cause and run pinet server setup again` : 'what this run changed was undone; fix the cause and run pinet server setup again');
   return { target: t.target, result: 'failed', changes, report, ...dnsmasq, error: formatError(new PinetError(`${msg} (${describeOutcome(t, 'apply')})`, { hint })) };
 }

@@ -30,6 +30,7 @@ import type { Inventory } from '../../server/state.js';
 import { unifiedDiff } from '../../util/diff.js';
 import type { IPv4Net } from '../../util/ipv4.js';
 import type { BootServerFacts, NfsServerFacts } from './facts.js';
+import { CEPH_ANON, planCeph, type CephFacts, type CephPlan, type CephSettings } from './ceph.js';
 
 export type Backend = 'kernel-nfs' | 'ganesha' | 'ceph' | 'existing';
 
@@ -62,6 +63,8 @@ export interface ServerSettings {
   pisNet?: IPv4Net;
   /** The command that regenerates the files (for their headers). */
   regenerate: string;
+  /** --export ceph: the file system, subvolume, NFS cluster. */
+  ceph?: CephSettings;
 }
 
 export interface ServerPlan {
@@ -80,6 +83,8 @@ export interface ServerPlan {
   directory?: { owner: string; mode: string; create: boolean };
   mount?: { fstab?: { before: string; after: string }; mount: boolean };
   dnsmasq?: { before: string | null; after: string };
+  /** --export ceph: the ceph commands to run on the admin host. */
+  ceph?: CephPlan;
   /** dnsmasq must be (re)started: its config changed, or it does not run it yet. */
   restartDnsmasq: boolean;
   findings: TrapFinding[];
@@ -95,6 +100,8 @@ export interface ServerPlanInput {
   dnsAnswers?: Record<string, boolean | undefined>;
   /** dnsmasq serves pinet's config right now (its config file is in place and it runs). */
   dnsmasqRunning: boolean;
+  /** --export ceph: what the admin host's ceph said. */
+  ceph?: CephFacts;
 }
 
 function refuse(message: string, hint?: string): PinetError {
@@ -110,7 +117,7 @@ export function bootServerAddress(boot: BootServerFacts, pis: IPv4Net | undefine
 }
 
 function checkNfsHost(n: NfsServerFacts, s: ServerSettings): void {
-  if (s.backend === 'existing') return;
+  if (s.backend === 'existing' || s.backend === 'ceph') return;
   if (n.privilege === 'sudo-needs-password' || n.privilege === 'no-sudo') {
     throw refuse(`${n.label}: user ${n.user} cannot run privileged steps (${n.privilege === 'no-sudo' ? 'no sudo' : 'sudo needs a password'}), and the export must be changed as root`, `log in as root, or allow passwordless sudo for ${n.user}`);
   }
@@ -155,7 +162,8 @@ function planExport(s: ServerSettings, n: NfsServerFacts, spec: ExportSpec): Ser
 export async function planServer(input: ServerPlanInput): Promise<ServerPlan> {
   const { settings: s, nfs: n, boot } = input;
   checkNfsHost(n, s);
-  const anon: Anon = s.squash === 'tftp-user' ? { uid: boot.tftpUser.uid, gid: boot.tftpUser.gid } : { uid: 65534, gid: 65534 };
+  // mgr/nfs cannot set Ganesha's Anonymous_Uid: a squashing Ceph export writes as 4294967294.
+  const anon: Anon = s.backend === 'ceph' ? { uid: CEPH_ANON, gid: CEPH_ANON } : s.squash === 'tftp-user' ? { uid: boot.tftpUser.uid, gid: boot.tftpUser.gid } : { uid: 65534, gid: 65534 };
   const spec: ExportSpec = { path: s.path, pseudo: s.nfsSource.path, clients: s.clients, squash: s.squash, anon, versions: [3, 4] };
 
   // The bootstrap traps: refuse what leaves the fleet unbootable after a power loss.
@@ -176,7 +184,14 @@ export async function planServer(input: ServerPlanInput): Promise<ServerPlan> {
   // 1. the export
   const exp = planExport(s, n, spec);
   if (exp) plan.export = exp;
-  if (s.backend !== 'existing') {
+  if (s.backend === 'ceph') {
+    if (!s.ceph || !input.ceph) throw new Error('internal error: --export ceph without its settings or facts');
+    plan.ceph = planCeph(s.ceph, input.ceph, n.label);
+    for (const [i, step] of plan.ceph.steps.entries()) {
+      changes.push({ id: `ceph-${i + 1}`, kind: 'write-file', target: n.label, summary: `${step.summary}: ${step.argv.join(' ')}`, reason: 'the article\'s Ceph steps (ceph fs subvolume create, ceph nfs export create)', ...(step.input ? { diff: step.input } : {}) });
+    }
+  }
+  if (s.backend !== 'existing' && s.backend !== 'ceph') {
     const owner = s.squash === 'none' ? '0:0' : `${anon.uid}:${anon.gid}`;
     const [ou, og] = owner.split(':').map(Number);
     const p = n.path;
@@ -254,7 +269,7 @@ export async function planServer(input: ServerPlanInput): Promise<ServerPlan> {
   }
   plan.target = {
     target: 'boot server',
-    about: `${s.backend === 'existing' ? 'existing export' : s.backend} ${nfsSourceFor(s.nfsSource, '').replace(/\/$/, '')} on ${n.label}, mounted at ${s.exportDir}`,
+    about: `${s.backend === 'existing' ? 'existing export' : s.backend === 'ceph' ? `CephFS ${s.ceph?.fs}/${s.ceph?.subvolume} via NFS cluster ${s.ceph?.cluster}` : s.backend} ${nfsSourceFor(s.nfsSource, '').replace(/\/$/, '')} on ${n.label}, mounted at ${s.exportDir}`,
     changes,
     warnings,
     notes: s.backend === 'existing' ? ['--export existing: nothing is changed on the NFS server'] : [],

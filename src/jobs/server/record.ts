@@ -7,6 +7,7 @@
  */
 import type { Anon, Squash } from '../../server/nfs-export.js';
 import type { Backend } from './plan.js';
+import type { CephExport } from './ceph.js';
 
 export interface ServerRecord {
   version: 1;
@@ -28,6 +29,8 @@ export interface ServerRecord {
     /** Here: pinet's dnsmasq config file before this setup, or it did not exist. */
     dnsmasq?: string;
     dnsmasqCreated?: boolean;
+    /** --export ceph: the export pinet created (rollback removes it) or the one it changed (rollback applies it again). */
+    ceph?: { cluster: string; pseudo: string; created?: boolean; before?: CephExport };
   };
 }
 

@@ -61,7 +61,7 @@ function prepare(o: ServerRollbackOptions): Task<RollbackTarget>[] {
     {
       name: 'connect',
       title: 'connecting to the NFS server',
-      when: (c) => c.record!.backups.nfs !== undefined,
+      when: (c) => c.record!.backups.nfs !== undefined || c.record!.backups.ceph !== undefined,
       async run(c, t) {
         if (!c.record!.on) {
           c.host = local;
@@ -85,6 +85,14 @@ function prepare(o: ServerRollbackOptions): Task<RollbackTarget>[] {
       title: 'planning',
       async run(c) {
         const r = c.record!;
+        if (r.backups.ceph) {
+          const k = r.backups.ceph;
+          c.changes.push(
+            k.created
+              ? { id: 'ceph', kind: 'delete-file', target: r.on ?? 'this machine', summary: `ceph nfs export rm ${k.cluster} ${k.pseudo}`, reason: 'setup created it; the subvolume and its boot files stay' }
+              : { id: 'ceph', kind: 'write-file', target: r.on ?? 'this machine', summary: `ceph nfs export apply ${k.cluster}: the export ${k.pseudo} as it was before setup`, reason: 'undo pinet server setup', diff: `${JSON.stringify(k.before, null, 2)}\n` },
+          );
+        }
         if (r.backups.nfs) {
           c.changes.push({ id: 'export', kind: 'write-file', target: r.backups.nfs.host, summary: `${r.backups.nfs.files.join(', ')} on ${r.backups.nfs.host}: ${r.backups.nfs.created.length ? `remove ${r.backups.nfs.created.join(', ')}, ` : ''}restore the rest from ${r.backups.nfs.dir}, and tell the NFS server`, reason: 'undo pinet server setup; the exported directory and its boot files stay' });
         }
@@ -124,6 +132,16 @@ function apply(o: ServerRollbackOptions): Task<RollbackTarget>[] {
         const r = c.record!;
         const n = r.backups.nfs!;
         await runScript(c.host!, 'nfs-export-restore', [PI_STATE_DIR, r.backend, n.dir, ...n.files], { sudo: true, step: 'restoring the export', timeoutMs: 120_000 });
+      },
+    },
+    {
+      name: 'ceph',
+      title: 'restoring the Ceph export',
+      when: (c) => c.record!.backups.ceph !== undefined,
+      async run(c) {
+        const k = c.record!.backups.ceph!;
+        if (k.created) await c.host!.exec(['ceph', 'nfs', 'export', 'rm', k.cluster, k.pseudo], { sudo: true, step: 'ceph nfs export rm', timeoutMs: 120_000 });
+        else await c.host!.exec(['ceph', 'nfs', 'export', 'apply', k.cluster, '-i', '-'], { sudo: true, step: 'ceph nfs export apply', input: `${JSON.stringify(k.before, null, 2)}\n`, timeoutMs: 120_000 });
       },
     },
     {

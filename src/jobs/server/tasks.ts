@@ -34,12 +34,14 @@ import { sha256 } from '../../util/hash.js';
 import { writeFileAtomic } from '../../util/fs.js';
 import { KeepChangesError, type Task } from '../runner.js';
 import { parseNfsFacts, type BootServerFacts, type NfsServerFacts } from './facts.js';
+import { parseCephFacts, verifyCephExport, type CephExport, type CephFacts } from './ceph.js';
 import { GANESHA_BLOCK, GANESHA_CONF, KERNEL_EXPORTS_FILE, planServer, type ServerPlan, type ServerSettings } from './plan.js';
 import type { ServerRecord } from './record.js';
 
 export interface ServerTarget {
   nfsHost?: RemoteHost | LocalHost;
   nfs?: NfsServerFacts;
+  ceph?: CephFacts;
   boot?: BootServerFacts;
   plan?: ServerPlan;
   /** Backups made by this run. */
@@ -48,6 +50,8 @@ export interface ServerTarget {
   exportOutput?: ScriptOutput;
   mountOutput?: ScriptOutput;
   dnsmasqRestart?: string;
+  /** dnsmasq could not be restarted here (no systemd): the user was told how. */
+  manualRestart?: boolean;
 }
 
 export interface ServerEnv {
@@ -90,6 +94,17 @@ export function serverPrepareTasks(env: ServerEnv): Task<ServerTarget>[] {
       title: 'reading the NFS server and this machine',
       async run(c) {
         const host = c.nfsHost!;
+        if (s.backend === 'ceph') {
+          const k = s.ceph!;
+          const [out, boot] = await Promise.all([
+            runScript(host, 'ceph-detect', [k.fs, k.subvolume, k.group ?? '', k.cluster, k.pseudo], { step: 'asking Ceph', timeoutMs: 120_000 }),
+            env.readBoot(),
+          ]);
+          c.ceph = parseCephFacts(out);
+          c.nfs = cephHostFacts(c.ceph, host.label, !s.on);
+          c.boot = boot;
+          return;
+        }
         const [out, boot] = await Promise.all([
           runScript(host, 'nfs-detect', [s.path, KERNEL_EXPORTS_FILE, GANESHA_CONF, GANESHA_BLOCK], { step: 'reading the NFS server', timeoutMs: 60_000 }),
           env.readBoot(),
@@ -111,7 +126,7 @@ export function serverPrepareTasks(env: ServerEnv): Task<ServerTarget>[] {
       title: 'planning',
       async run(c) {
         const running = await env.dnsmasqService.active().catch(() => false);
-        c.plan = await planServer({ settings: s, nfs: c.nfs!, boot: c.boot!, inventory: env.inventory, dnsmasqRunning: running && c.boot!.dnsmasqConf === s.dnsmasqText });
+        c.plan = await planServer({ settings: s, nfs: c.nfs!, boot: c.boot!, inventory: env.inventory, dnsmasqRunning: running && c.boot!.dnsmasqConf === s.dnsmasqText, ...(c.ceph ? { ceph: c.ceph } : {}) });
       },
     },
   ];
@@ -159,6 +174,42 @@ export function serverApplyTasks(env: ServerEnv): Task<ServerTarget>[] {
         if (bk && e) c.backups.nfs = { host: c.nfs!.label, dir: bk, files: [e.file, ...(e.main ? [GANESHA_CONF] : [])], created: e.before === null ? [e.file] : [] };
         if (out.failure) throw Object.assign(new PinetError(`${c.nfs!.label}: ${out.failure.message}`), { failedStep: out.failure.step });
         c.exportOutput = out;
+      },
+      async undo(c) {
+        const n = c.backups.nfs;
+        if (!n) return;
+        await runScript(c.nfsHost!, 'nfs-export-restore', [PI_STATE_DIR, s.backend, n.dir, ...n.files], { sudo: true, step: 'restoring the export', timeoutMs: 120_000 });
+        delete c.backups.nfs;
+      },
+    },
+    {
+      name: 'ceph',
+      title: 'making the Ceph export',
+      when: (c) => (plan(c).ceph?.steps.length ?? 0) > 0,
+      async run(c) {
+        const p = plan(c).ceph!;
+        const k = s.ceph!;
+        const host = c.nfsHost!;
+        const group = k.group ? ['--group_name', k.group] : [];
+        let path = p.wanted.path;
+        for (const step of p.steps) {
+          if (step.argv.includes('<subvolume path>')) {
+            path ??= (await host.exec(['ceph', 'fs', 'subvolume', 'getpath', k.fs, k.subvolume, ...group], { sudo: true, step: 'ceph fs subvolume getpath', timeoutMs: 60_000 })).stdout.trim();
+          }
+          const argv = step.argv.map((a) => (a === '<subvolume path>' ? path! : a));
+          await host.exec(argv, { sudo: true, step: argv.slice(0, 4).join(' '), timeoutMs: 120_000, ...(step.input ? { input: step.input } : {}) });
+        }
+        c.backups.ceph = { cluster: k.cluster, pseudo: k.pseudo, ...(p.before ? { before: p.before } : { created: true }) };
+        const info = (await host.exec(['ceph', 'nfs', 'export', 'info', k.cluster, k.pseudo], { sudo: true, step: 'ceph nfs export info', timeoutMs: 60_000 })).stdout.trim();
+        const problems = verifyCephExport(info ? (JSON.parse(info) as CephExport) : undefined, { ...p.wanted, ...(path ? { path } : {}) });
+        if (problems.length) throw new KeepChangesError(new PinetError(`${c.nfs!.label}: the Ceph export ${k.pseudo} is not as planned: ${problems.join('; ')}`), 'Ceph has the export');
+      },
+      async undo(c) {
+        const k = c.backups.ceph;
+        if (!k) return;
+        if (k.created) await c.nfsHost!.exec(['ceph', 'nfs', 'export', 'rm', k.cluster, k.pseudo], { sudo: true, step: 'ceph nfs export rm', timeoutMs: 120_000 });
+        else await c.nfsHost!.exec(['ceph', 'nfs', 'export', 'apply', k.cluster, '-i', '-'], { sudo: true, step: 'ceph nfs export apply', input: `${JSON.stringify(k.before, null, 2)}\n`, timeoutMs: 120_000 });
+        delete c.backups.ceph;
       },
     },
     {
@@ -219,14 +270,19 @@ export function serverApplyTasks(env: ServerEnv): Task<ServerTarget>[] {
       title: 'restarting dnsmasq',
       when: (c) => plan(c).restartDnsmasq,
       async run(c) {
-        if (!c.boot!.dnsmasqUnit) throw new PinetError('dnsmasq has no systemd unit here, so pinet cannot restart it', { hint: `restart it yourself (e.g. the init script, or dnsmasq --conf-file=${s.dnsmasqConfPath}), then run pinet server setup again to verify` });
+        if (!c.boot!.dnsmasqUnit) {
+          // No systemd here: say what to run; the TFTP check waits for the next run.
+          c.dnsmasqRestart = `no systemd unit for dnsmasq here: restart it yourself with ${s.dnsmasqConfPath} in its configuration (e.g. its init script, or dnsmasq --conf-file=${s.dnsmasqConfPath}), then run pinet server setup again to check TFTP`;
+          c.manualRestart = true;
+          return;
+        }
         c.dnsmasqRestart = await env.dnsmasqService.restart();
       },
     },
     {
       name: 'verify tftp',
       title: 'fetching a probe file over TFTP',
-      when: () => env.tftpAddress !== undefined,
+      when: (c) => env.tftpAddress !== undefined && !c.manualRestart,
       async run() {
         await tftpProbe(s.exportDir, env.tftpAddress!);
       },
@@ -235,26 +291,48 @@ export function serverApplyTasks(env: ServerEnv): Task<ServerTarget>[] {
       name: 'record',
       title: 'recording the setup',
       async run(c) {
-        const p = plan(c);
-        const prev = env.previous;
-        const record: ServerRecord = {
-          version: 1,
-          backend: s.backend,
-          ...(s.on ? { on: s.on } : {}),
-          nfs: s.nfs,
-          path: s.path,
-          clients: s.clients,
-          squash: s.squash,
-          anon: p.anon,
-          exportDir: s.exportDir,
-          dnsmasqConf: s.dnsmasqConfPath,
-          updatedAt: new Date().toISOString(),
-          backups: { ...(prev?.backups ?? {}), ...c.backups },
-        };
-        await env.state.writeJson('server.json', record);
+        await recordSetup(env, c);
       },
     },
   ];
+}
+
+/** Writes server.json: how the export is served and squashed, and every backup (also after a failure that kept changes). */
+export async function recordSetup(env: ServerEnv, c: ServerTarget): Promise<void> {
+  const s = env.settings;
+  const p = plan(c);
+  const prev = env.previous;
+  const record: ServerRecord = {
+    version: 1,
+    backend: s.backend,
+    ...(s.on ? { on: s.on } : {}),
+    nfs: s.nfs,
+    path: s.path,
+    clients: s.clients,
+    squash: s.squash,
+    anon: p.anon,
+    exportDir: s.exportDir,
+    dnsmasqConf: s.dnsmasqConfPath,
+    updatedAt: new Date().toISOString(),
+    backups: { ...(prev?.backups ?? {}), ...c.backups },
+  };
+  await env.state.writeJson('server.json', record);
+}
+
+/** The Ceph admin host as the planner's NFS-server facts (the export itself is Ceph's). */
+function cephHostFacts(f: CephFacts, label: string, local: boolean): NfsServerFacts {
+  return {
+    label,
+    local,
+    user: f.user,
+    privilege: f.privilege,
+    systemd: false,
+    addresses: [],
+    path: { kind: 'missing' },
+    parentExists: true,
+    kernel: { exportfs: false, etcExports: '', otherFiles: '', exportfsV: '' },
+    ganesha: { binary: false },
+  };
 }
 
 /** This machine's facts for the plan. */
