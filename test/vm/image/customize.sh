@@ -56,7 +56,9 @@ in_root systemctl enable pinet-lab-identity.service pinet-lab-network.service pi
 in_root systemctl disable nfs-server.service apt-daily.timer apt-daily-upgrade.timer \
   e2scrub_all.timer e2scrub_reap.service fstrim.timer 2>/dev/null || true
 in_root systemctl mask systemd-timesyncd.service getty-static.service getty@.service nfs-blkmap.service \
-  systemd-binfmt.service proc-sys-fs-binfmt_misc.automount systemd-pstore.service 2>/dev/null || true
+  systemd-binfmt.service proc-sys-fs-binfmt_misc.automount systemd-pstore.service \
+  systemd-sysusers.service systemd-machine-id-commit.service systemd-update-utmp.service \
+  systemd-update-utmp-runlevel.service systemd-fsck-root.service 2>/dev/null || true
 in_root systemctl set-default multi-user.target
 
 rm -rf "$R/var/cache/apt/archives/"*.deb "$R/var/lib/apt/lists/"* 2>/dev/null || true
