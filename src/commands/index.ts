@@ -165,6 +165,11 @@ export function registerCommands(program: Command): void {
     ),
     CONFIG.doctor['dnsmasq-conf'],
     "with --reboot: the dnsmasq config whose log shows the Pis' network boots, found as pinet watch finds it; may be repeated",
+  );
+  option(
+    program.commands.find((c) => c.name() === 'enroll')!,
+    CONFIG.server.squash,
+    "how the export squashes the Pis, as in pinet server setup: with root or tftp-user the Pi's directory and files are given to the anonymous identity, so its kernel updates can replace them (default: what pinet server setup recorded, else none; pinet.yaml: server.squash)",
   )
     .addHelpText(
       'after',
