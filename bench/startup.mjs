@@ -4,8 +4,9 @@
 // Target (issue 2): `pinet render-dnsmasq --subnet 10.0.0.0/24` ≤ 2.5× node.
 // Also (issue 9): which of pinet's modules `pinet list` and `pinet list --help`
 // load: a command must not load another command's code (list must not load enroll).
-// Usage: node bench/startup.mjs [runs] [pinet-bin]   (default 20 runs of each, interleaved;
-//        pinet-bin: another checkout's bin/pinet.js, to compare before/after)
+// Usage: node bench/startup.mjs [runs] [pinet-bin] [before-bin]   (default 20 runs of each, interleaved;
+//        pinet-bin: another checkout's bin/pinet.js; before-bin: an older checkout's, whose commands
+//        run interleaved in the same loop so that before and after see the same machine load)
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 
 const runs = Number(process.argv[2] ?? 20);
 const pinet = process.argv[3] ?? fileURLToPath(new URL('../bin/pinet.js', import.meta.url));
+const before = process.argv[4];
 const emptyState = mkdtempSync(join(tmpdir(), 'pinet-bench-state-'));
 const cases = {
   'node -e ""': [process.execPath, ['-e', '']],
@@ -22,6 +24,13 @@ const cases = {
   'same, with a pinet.yaml (YAML + schema loaded)': [process.execPath, [pinet, 'render-dnsmasq'], withConfig()],
   'pinet list (empty inventory)': [process.execPath, [pinet, 'list', '--state-dir', emptyState]],
   'pinet list --help': [process.execPath, [pinet, 'list', '--help']],
+  ...(before && {
+    'before: pinet render-dnsmasq --subnet 10.0.0.0/24': [process.execPath, [before, 'render-dnsmasq', '--subnet', '10.0.0.0/24']],
+    'before: pinet --help': [process.execPath, [before, '--help']],
+    'before: same, with a pinet.yaml': [process.execPath, [before, 'render-dnsmasq'], withConfig()],
+    'before: pinet list (empty inventory)': [process.execPath, [before, 'list', '--state-dir', emptyState]],
+    'before: pinet list --help': [process.execPath, [before, 'list', '--help']],
+  }),
 };
 
 function withConfig() {

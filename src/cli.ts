@@ -10,7 +10,6 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { EXIT_OK, EXIT_USAGE, isDebug } from './errors.js';
-import { reportError } from './ui/report-error.js';
 import { registerCommands, usageErrorWriter } from './commands/index.js';
 import { stableStringify } from './ui/json.js';
 
@@ -68,6 +67,7 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       if (jsonWanted) process.stdout.write(stableStringify({ error: { exitCode: EXIT_USAGE, message: err.message.replace(/^error:\s*/i, '') } }));
       return EXIT_USAGE;
     }
+    const { reportError } = await import('./ui/report-error.js');
     return reportError(err, { debug, json: jsonWanted });
   }
 }

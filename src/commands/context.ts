@@ -5,7 +5,7 @@
  */
 import type { OptionValues } from 'commander';
 import { isDebug } from '../errors.js';
-import { Settings } from '../settings/resolve.js';
+import type { Settings } from '../settings/resolve.js';
 import { Output } from '../ui/output.js';
 import type { LoadedConfig } from '../settings/config-file.js';
 
@@ -40,7 +40,10 @@ export function makeCtx(globals: GlobalOptions, flags: OptionValues = {}): Ctx {
     debug: (globals.debug ?? false) || isDebug([]),
     globals,
     config,
-    settings: async () => new Settings(flags, await config()),
+    settings: async () => {
+      const [{ Settings }, loadedConfig] = await Promise.all([import('../settings/resolve.js'), config()]);
+      return new Settings(flags, loadedConfig);
+    },
   };
 }
 

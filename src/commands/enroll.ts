@@ -11,6 +11,23 @@ import { stateDirOf } from '../settings/dirs.js';
 import { enrollSettingsOf } from '../settings/enroll.js';
 import { concurrencyOf, connectOptions, resolveHosts } from '../settings/ssh.js';
 import { StateStore } from '../server/state.js';
+import type { Settings } from '../settings/resolve.js';
+
+/**
+ * Who must own the Pis' files in the export: --squash (or server.squash in
+ * pinet.yaml) when given, else what pinet server setup recorded, else nobody
+ * in particular (the export does not squash).
+ */
+async function exportOwnerOf(st: Settings, exportDir: string, stateDir: string) {
+  const { exportOwner, isServerRecord, ownerFor } = await import('../jobs/server/record.js');
+  const record = await new StateStore(stateDir).readJson('server.json');
+  const given = st.given(CONFIG.server.squash) ? st.get(CONFIG.server.squash)! : undefined;
+  if (!given) return exportOwner(record, exportDir);
+  if (given.value === 'none') return undefined;
+  if (isServerRecord(record) && record.exportDir === exportDir && record.squash === given.value) return exportOwner(record, exportDir);
+  const anon = given.value === 'root' ? { uid: 65534, gid: 65534 } : await import('../settings/server.js').then((m) => m.tftpUserHere());
+  return ownerFor(given.value, anon, given.source);
+}
 
 export async function run(args: string[], ctx: Ctx): Promise<number> {
   const { out } = ctx;
@@ -19,8 +36,7 @@ export async function run(args: string[], ctx: Ctx): Promise<number> {
   if (hosts.length === 0) throw new UsageError('no host given', 'name one or more Pis (pinet enroll pi-07), use --hosts-file, or list a fleet in pinet.yaml');
   const settings = await enrollSettingsOf(st);
   const stateDir = stateDirOf(st, settings.exportDir);
-  const { exportOwner } = await import('../jobs/server/record.js');
-  const owner = exportOwner(await new StateStore(stateDir).readJson('server.json'), settings.exportDir);
+  const owner = await exportOwnerOf(st, settings.exportDir, stateDir);
   if (owner) settings.owner = owner;
   const conn = connectOptions(st, (m) => out.warn(m));
   const dryRun = st.value(FLAGS.dryRun)!;

@@ -7,8 +7,7 @@ import { Command, Option } from 'commander';
 import { UsageError } from '../errors.js';
 import { makeCtx, type GlobalOptions, type Run } from './context.js';
 import { CONFIG, FLAGS, WATCH } from '../settings/catalog.js';
-import { longFlag } from '../settings/resolve.js';
-import { helpText, type Setting } from '../settings/setting.js';
+import { helpText, longFlag, prepareCheck, type Setting } from '../settings/setting.js';
 
 /** Wraps a lazily imported implementation as a commander action. */
 function lazy(load: () => Promise<{ run: Run }>) {
@@ -16,8 +15,10 @@ function lazy(load: () => Promise<{ run: Run }>) {
     const cmd = args[args.length - 1] as Command & { pinetExitCode?: number };
     const positional = args.slice(0, -2).flatMap((a) => (Array.isArray(a) ? a : a === undefined ? [] : [a])) as string[];
     const globals = cmd.optsWithGlobals<GlobalOptions>();
-    const ctx = makeCtx(globals, cmd.opts());
+    let ctx = makeCtx(globals, {});
     try {
+      await checkFlags(cmd);
+      ctx = makeCtx(globals, cmd.opts());
       const { run } = await load();
       cmd.pinetExitCode = await run(positional, ctx);
     } catch (err) {
@@ -45,21 +46,39 @@ function subcommand(program: Command, name: string): Command {
   return program.command(name).configureOutput({ outputError: usageErrorWriter(`pinet ${name}`) });
 }
 
+/** Per command: the settings behind its flags that take a value. */
+const valued = new WeakMap<Command, Map<string, Setting<unknown>>>();
+
 /**
- * Declares a setting's flag: help and default from the catalog, and its
- * validator as commander's argParser (a bad value is a usage error naming
- * the flag, exit 2, before anything runs).
+ * Declares a setting's flag: help and default from the catalog. Commander
+ * only collects a valued flag's text (a repeated one into a list); its
+ * validator runs in checkFlags when the command runs, so --help loads none
+ * of pinet's parsers.
  */
 function option(cmd: Command, s: Setting<unknown>, help?: string): Command {
   const o = new Option(s.flag!, help ?? helpText(s));
   if (/[<[]/.test(s.flag!)) {
-    o.argParser((raw: string, previous: unknown) => {
-      const r = s.check(raw);
-      if (!r.ok) throw new UsageError(`${longFlag(s)} ${JSON.stringify(raw)}: ${r.error}`, r.hint);
-      return s.repeatable ? [...((previous as unknown[] | undefined) ?? []), ...(r.value as unknown[])] : r.value;
-    });
+    if (s.repeatable) o.argParser((raw: string, previous: unknown) => [...((previous as string[] | undefined) ?? []), raw]);
+    const map = valued.get(cmd) ?? new Map<string, Setting<unknown>>();
+    valued.set(cmd, map.set(o.attributeName(), s));
   }
   return cmd.addOption(o);
+}
+
+/** Runs each given flag's validator and keeps its value: a bad one is a usage error naming the flag (exit 2), before anything runs. */
+async function checkFlags(cmd: Command): Promise<void> {
+  const given = [...(valued.get(cmd) ?? [])].filter(([attr]) => cmd.getOptionValue(attr) !== undefined);
+  await Promise.all(given.map(([, s]) => prepareCheck(s)));
+  for (const [attr, s] of given) {
+    const value = cmd.getOptionValue(attr) as string | string[];
+    const values: unknown[] = [];
+    for (const raw of s.repeatable ? (value as string[]) : [value as string]) {
+      const r = s.check(raw);
+      if (!r.ok) throw new UsageError(`${longFlag(s)} ${JSON.stringify(raw)}: ${r.error}`, r.hint);
+      values.push(r.value);
+    }
+    cmd.setOptionValueWithSource(attr, s.repeatable ? values.flat() : values[0], cmd.getOptionValueSource(attr) ?? 'cli');
+  }
 }
 
 /** The SSH options of every command that reaches Pis (they mirror ssh's). */
@@ -146,6 +165,11 @@ export function registerCommands(program: Command): void {
     ),
     CONFIG.doctor['dnsmasq-conf'],
     "with --reboot: the dnsmasq config whose log shows the Pis' network boots, found as pinet watch finds it; may be repeated",
+  );
+  option(
+    program.commands.find((c) => c.name() === 'enroll')!,
+    CONFIG.server.squash,
+    "how the export squashes the Pis, as in pinet server setup: with root or tftp-user the Pi's directory and files are given to the anonymous identity, so its kernel updates can replace them (default: what pinet server setup recorded, else none; pinet.yaml: server.squash)",
   )
     .addHelpText(
       'after',

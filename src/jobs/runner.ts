@@ -85,8 +85,12 @@ export interface PhaseOptions<C> {
   only?: (r: TargetRecord<C>) => boolean;
   /** The progress view for this phase. */
   view?: RunnerView;
-  /** What the view says when a target finishes the phase. */
-  finished?: (c: C) => { outcome: 'ok' | 'up to date' | 'skipped'; detail?: string };
+  /**
+   * What the view says when a target finishes the phase. 'failed' marks a
+   * target whose tasks all ran but whose result is not what was wanted (a Pi
+   * enrolled that did not netboot after --reboot); the target is not failed.
+   */
+  finished?: (c: C) => { outcome: 'ok' | 'up to date' | 'skipped' | 'failed'; detail?: string };
   /** One line for a target's failure (default: the error's message). */
   describe?: (err: unknown) => string;
 }

@@ -69,3 +69,8 @@ export function interfaceIPv4(
   const net = networkOf(address, prefix);
   return { name, address: info.address, netmask: net.netmask, prefix, network: net.network, broadcast: net.broadcast, mac: info.mac };
 }
+
+/** Every IPv4 address of this machine (network namespace), loopback included. */
+export function localIPv4Addresses(interfaces: NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces()): string[] {
+  return Object.values(interfaces).flatMap((infos) => (infos ?? []).filter(isIPv4).map((i) => i.address));
+}

@@ -23,7 +23,10 @@
  * (its documentation only ever shows 0x values).
  */
 
+import { PRESET_NAMES, type PresetName } from './names.js';
 import { lookup, showValue } from './text.js';
+
+export { PRESET_NAMES };
 
 export const NETWORK = 0x2;
 /** What a Pi 4 uses when its config has no BOOT_ORDER line ("default if BOOT_ORDER is empty"). */
@@ -195,7 +198,7 @@ function preset(name: string, modes: number[], description: string): Preset {
 }
 
 /** Orders a user can name instead of a hex value (`--boot-order net-first`). */
-export const PRESETS: Readonly<Record<string, Preset>> = {
+export const PRESETS: Readonly<Record<PresetName, Preset>> = {
   'sd-usb-net': preset('sd-usb-net', [0x1, 0x4, NETWORK, RESTART], "0xf241, the article's order: SD, then USB, then NETWORK, then start again. A bootable SD card or USB stick always wins, which is the way back when netboot breaks; an enrolled Pi netboots only once its card is removed or blank"),
   article: preset('article', [0x1, 0x4, NETWORK, RESTART], 'alias of sd-usb-net (0xf241)'),
   'net-first': preset('net-first', [NETWORK, 0x1, 0x4, RESTART], '0xf412: NETWORK first, then SD, then USB, then start again. An enrolled Pi netboots even while its SD card still holds the old system, and falls back to SD or USB when the boot server does not answer (after DHCP_TIMEOUT, 45 s by default)'),
@@ -204,8 +207,6 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
   'net-only': preset('net-only', [NETWORK, RESTART], '0xf2: NETWORK only, retried forever. NO LOCAL FALLBACK: when the boot server is down the Pi cannot boot at all'),
 };
 
-/** The presets' names (with the alias `article`). */
-export const PRESET_NAMES: readonly string[] = Object.keys(PRESETS);
 
 export type ResolvedOrder = { ok: true; order: BootOrder; preset?: Preset } | { ok: false; error: string; hint?: string };
 

@@ -11,6 +11,7 @@
  */
 
 import { checkTftpDirName } from './ids.js';
+import { DEFAULT_NFS_OPTIONS } from './names.js';
 import { finding, type Finding } from './finding.js';
 import { dominantEol, escapeOctal, joinLines, showValue, splitFields, splitLines, unescapeOctal, type Line } from './text.js';
 
@@ -18,7 +19,7 @@ import { dominantEol, escapeOctal, joinLines, showValue, splitFields, splitLines
 export const FSTAB_MARKER = '# pinet: replaced: ';
 
 /** The mount options of the article: `defaults,timeo=900,_netdev`. */
-export const DEFAULT_NFS_OPTIONS = 'defaults,timeo=900,_netdev';
+export { DEFAULT_NFS_OPTIONS };
 
 /** Where OSes mount the boot partition, most specific first. */
 export const BOOT_MOUNTPOINTS = ['/boot/firmware', '/boot'] as const;

@@ -219,7 +219,11 @@ export class LogSummarizer {
   private readonly vendorByXid = new Map<string, string>();
   private unknown = 0;
 
-  constructor(private readonly opts: { tftpRoot?: string } = {}) {}
+  /**
+   * `ignoreClients`: addresses whose TFTP transfers are not a Pi's boot (this
+   * machine's own, e.g. doctor's live fetches from the boot server itself).
+   */
+  constructor(private readonly opts: { tftpRoot?: string; ignoreClients?: readonly string[] } = {}) {}
 
   private acc(prefix: string): Acc {
     let a = this.pis.get(prefix);
@@ -239,6 +243,7 @@ export class LogSummarizer {
     switch (e.kind) {
       case 'tftp-sent':
       case 'tftp-failed': {
+        if (this.opts.ignoreClients?.includes(e.client)) return;
         const { prefix, file } = split(e.path);
         const a = this.acc(prefix);
         a.clients.add(e.client);
@@ -246,6 +251,7 @@ export class LogSummarizer {
         return;
       }
       case 'tftp-not-found': {
+        if (e.client && this.opts.ignoreClients?.includes(e.client)) return;
         const { prefix, file } = split(e.path);
         const a = this.acc(prefix);
         if (e.client) a.clients.add(e.client);
@@ -258,6 +264,7 @@ export class LogSummarizer {
         return;
       }
       case 'tftp-error':
+        if (this.opts.ignoreClients?.includes(e.client)) return;
         if (e.code === 0 && e.message === 'Early terminate') this.earlyByClient.set(e.client, (this.earlyByClient.get(e.client) ?? 0) + 1);
         else this.unknown++;
         return;
@@ -346,7 +353,7 @@ export class LogSummarizer {
   }
 }
 
-export function summarizeLog(text: string, opts: { tftpRoot?: string } = {}): LogSummary {
+export function summarizeLog(text: string, opts: { tftpRoot?: string; ignoreClients?: readonly string[] } = {}): LogSummary {
   const s = new LogSummarizer(opts);
   for (const raw of text.split(/\r?\n/)) s.addLine(raw);
   return s.summary();

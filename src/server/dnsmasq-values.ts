@@ -6,13 +6,12 @@
  */
 import { isAbsolute } from 'node:path';
 import { bad, ok, type Checked } from '../util/checked.js';
+import { DEFAULT_TFTP_ROOT, RPI_MENU_TEXT } from './names.js';
 import { inNetwork, parseCidr, parseIPv4, type IPv4Net } from '../util/ipv4.js';
 
 /** MAC prefixes (OUIs) of Raspberry Pi boards. */
 export const RPI_OUIS = ['b8:27:eb', 'dc:a6:32', 'e4:5f:01', 'd8:3a:dd', '28:cd:c1', '2c:cf:67', '88:a2:9e'] as const;
-export const DEFAULT_TFTP_ROOT = '/mnt/netboot';
-/** The boot menu text the Pi bootloader looks for in the PXE offer. */
-export const RPI_MENU_TEXT = 'Raspberry Pi Boot';
+export { DEFAULT_TFTP_ROOT, RPI_MENU_TEXT };
 
 const show = (value: string): string => JSON.stringify(value);
 

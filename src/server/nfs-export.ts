@@ -8,9 +8,9 @@
  */
 import { inNetwork, isIPv4, parseCidr } from '../util/ipv4.js';
 import { bad, ok, type Checked } from '../util/checked.js';
+import { SQUASH_MODES, type Squash } from './names.js';
 
-export type Squash = 'none' | 'root' | 'tftp-user';
-export const SQUASH_MODES: readonly Squash[] = ['none', 'root', 'tftp-user'];
+export { SQUASH_MODES, type Squash };
 
 /** The identity squashed files get (`tftp-user`: dnsmasq's TFTP user on the boot server). */
 export interface Anon {

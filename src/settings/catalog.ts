@@ -6,15 +6,41 @@
  * file > default with it. Settings that only exist as flags (--dry-run,
  * --yes …) are in FLAGS.
  */
-import { resolveBootOrder, PRESET_NAMES } from '../pi/boot-order.js';
-import { parseNfsRootSpec, parseRbdSpec } from '../pi/cmdline.js';
-import { DEFAULT_NFS_OPTIONS, parseNfsSource, validateMountOptions } from '../pi/fstab.js';
-import { checkMac } from '../pi/ids.js';
-import { checkDestination, isValidUserName } from '../remote/destination.js';
-import { checkClient, checkExportPath, SQUASH_MODES } from '../server/nfs-export.js';
-import { checkConfigPath, checkInterfaceName, checkMenuText, checkSubnet, DEFAULT_TFTP_ROOT, RPI_MENU_TEXT } from '../server/dnsmasq-values.js';
-import { isIPv4 } from '../util/ipv4.js';
-import { anyPath, bad, boolean, fromCheck, int, list, ok, oneOf, plainText, text, type Setting } from './setting.js';
+import { DEFAULT_NFS_OPTIONS, PRESET_NAMES } from '../pi/names.js';
+import { DEFAULT_TFTP_ROOT, RPI_MENU_TEXT, SQUASH_MODES } from '../server/names.js';
+import { anyPath, bad, boolean, fromCheck, int, list, ok, oneOf, plainText, text, type Checked, type LazyCheck, type Setting } from './setting.js';
+
+/**
+ * A validator that needs one of pinet's parsers: the parser's module is
+ * imported by `prepare()` (awaited before a flag or file value is checked),
+ * so --help and the commands that are not given such a value never load it.
+ */
+function later<T>(load: () => Promise<(v: unknown) => Checked<T>>): LazyCheck<T> {
+  let fn: ((v: unknown) => Checked<T>) | undefined;
+  const check = ((v: unknown) => {
+    if (!fn) throw new Error('internal error: a validator was used before prepare()');
+    return fn(v);
+  }) as LazyCheck<T>;
+  check.prepare = async () => {
+    fn ??= await load();
+  };
+  return check;
+}
+
+/** Every setting in `node` (CONFIG, FLAGS, WATCH), ready to check values: what pinet.yaml's schema needs. */
+export async function prepareAll(node: Record<string, unknown>): Promise<void> {
+  const all: Promise<void>[] = [];
+  const walk = (n: Record<string, unknown>) => {
+    for (const v of Object.values(n)) {
+      if (isSetting(v)) {
+        const p = (v.check as Partial<LazyCheck<unknown>>).prepare;
+        if (p) all.push(p());
+      } else walk(v as Record<string, unknown>);
+    }
+  };
+  walk(node);
+  await Promise.all(all);
+}
 
 function setting<T>(s: Setting<T>): Setting<T> {
   return s;
@@ -23,7 +49,7 @@ function setting<T>(s: Setting<T>): Setting<T> {
 const exportDir = setting({
   flag: '--export-dir <dir>',
   help: 'the export as mounted on this machine, also the TFTP root',
-  check: text(checkConfigPath),
+  check: later(async () => text((await import('../server/dnsmasq-values.js')).checkConfigPath)),
   default: DEFAULT_TFTP_ROOT,
   path: true,
 });
@@ -39,9 +65,12 @@ const stateDir = setting({
 const nfs = setting({
   flag: '--nfs <server:/path>',
   help: 'how the Pis mount the export, e.g. nfs-host:/picluster-boot',
-  check: text((s) => {
-    const r = parseNfsSource(s);
-    return r.ok ? ok(s) : bad(r.error, 'e.g. --nfs nfs-host:/picluster-boot');
+  check: later(async () => {
+    const { parseNfsSource } = await import('../pi/fstab.js');
+    return text((s) => {
+      const r = parseNfsSource(s);
+      return r.ok ? ok(s) : bad(r.error, 'e.g. --nfs nfs-host:/picluster-boot');
+    });
   }),
 });
 
@@ -68,7 +97,10 @@ const ssh = {
   user: setting({
     flag: '-l, --user <name>',
     help: 'log in as this user',
-    check: text((s) => (isValidUserName(s) ? ok(s) : bad('not a valid user name'))),
+    check: later(async () => {
+      const { isValidUserName } = await import('../remote/destination.js');
+      return text((s) => (isValidUserName(s) ? ok(s) : bad('not a valid user name')));
+    }),
     defaultText: 'from the destination or the SSH config',
   }),
   port: setting({
@@ -108,16 +140,19 @@ const enroll = {
   'boot-order': setting({
     flag: '--boot-order <hex|preset>',
     help: `set BOOT_ORDER: a hex order like 0xf241, or a preset (${PRESET_NAMES.join(', ')})`,
-    check: text((s) => {
-      const r = resolveBootOrder(s);
-      return r.ok ? ok(s) : bad(r.error, r.hint ?? 'use a hex order like 0xf241 or a preset');
+    check: later(async () => {
+      const { resolveBootOrder } = await import('../pi/boot-order.js');
+      return text((s) => {
+        const r = resolveBootOrder(s);
+        return r.ok ? ok(s) : bad(r.error, r.hint ?? 'use a hex order like 0xf241 or a preset');
+      });
     }),
     defaultText: 'add NETWORK before RESTART',
   }),
   'mount-options': setting({
     flag: '--mount-options <opts>',
     help: 'NFS mount options of the fstab line',
-    check: fromCheck(validateMountOptions),
+    check: later(async () => fromCheck((await import('../pi/fstab.js')).validateMountOptions)),
     default: DEFAULT_NFS_OPTIONS,
   }),
   root: setting({
@@ -130,17 +165,23 @@ const enroll = {
   'nfs-root': setting({
     flag: '--nfs-root <ip:/path>',
     help: "with --root nfs: nfsroot server (an IPv4 address) and path; {serial} becomes the Pi's directory name",
-    check: text((s) => {
-      const r = parseNfsRootSpec(s);
-      return r.ok ? ok(s) : bad(r.error, r.hint);
+    check: later(async () => {
+      const { parseNfsRootSpec } = await import('../pi/cmdline.js');
+      return text((s) => {
+        const r = parseNfsRootSpec(s);
+        return r.ok ? ok(s) : bad(r.error, r.hint);
+      });
     }),
   }),
   rbd: setting({
     flag: '--rbd <mons:user:pool:image>',
     help: 'with --root rbd: the Ceph RBD image ({serial} allowed in image)',
-    check: text((s) => {
-      const r = parseRbdSpec(s);
-      return r.ok ? ok(s) : bad(r.error, r.hint);
+    check: later(async () => {
+      const { parseRbdSpec } = await import('../pi/cmdline.js');
+      return text((s) => {
+        const r = parseRbdSpec(s);
+        return r.ok ? ok(s) : bad(r.error, r.hint);
+      });
     }),
   }),
   'rbd-key-file': setting({
@@ -155,7 +196,10 @@ const doctor = {
   'tftp-server': setting({
     flag: '--tftp-server <addr>',
     help: 'fetch boot files from this TFTP server',
-    check: text((s) => (isIPv4(s) ? ok(s) : bad('expected an IPv4 address'))),
+    check: later(async () => {
+      const { isIPv4 } = await import('../util/ipv4.js');
+      return text((s) => (isIPv4(s) ? ok(s) : bad('expected an IPv4 address')));
+    }),
     defaultText: "dnsmasq's listen-address, else this machine's address in its DHCP range",
   }),
   'dnsmasq-conf': setting({
@@ -172,19 +216,22 @@ const dnsmasq = {
   subnet: setting({
     flag: '--subnet <addr|cidr>',
     help: "the Pis' LAN, e.g. 10.86.5.0/24 or 10.86.5.255",
-    check: text((s) => {
-      const r = checkSubnet(s);
-      return r.ok ? ok(s) : r;
+    check: later(async () => {
+      const { checkSubnet } = await import('../server/dnsmasq-values.js');
+      return text((s) => {
+        const r = checkSubnet(s);
+        return r.ok ? ok(s) : r;
+      });
     }),
     defaultText: "the network of the default route's interface",
   }),
   'tftp-root': setting({
     flag: '--tftp-root <dir>',
     help: 'the directory TFTP serves: the export directory',
-    check: text(checkConfigPath),
+    check: later(async () => text((await import('../server/dnsmasq-values.js')).checkConfigPath)),
     defaultText: `export-dir, else ${DEFAULT_TFTP_ROOT}`,
   }),
-  interface: setting({ flag: '--interface <name>', help: 'answer only on this interface', check: text(checkInterfaceName), defaultText: 'all interfaces' }),
+  interface: setting({ flag: '--interface <name>', help: 'answer only on this interface', check: later(async () => text((await import('../server/dnsmasq-values.js')).checkInterfaceName)), defaultText: 'all interfaces' }),
   mode: setting({
     flag: '--mode <mode>',
     help: 'proxy: next to an existing DHCP server; standalone: hand out addresses too',
@@ -194,7 +241,7 @@ const dnsmasq = {
   }),
   range: setting({ flag: '--range <start,end[,lease]>', help: 'addresses to hand out with --mode standalone, e.g. 10.86.5.100,10.86.5.200,12h', check: plainText }),
   'all-clients': setting({ flag: '--all-clients', help: 'offer the boot menu to every PXE client, not only to Raspberry Pi MAC addresses', check: boolean, default: false }),
-  'menu-text': setting({ flag: '--menu-text <text>', help: 'PXE menu text (the bootloader looks for "Raspberry Pi Boot")', check: text(checkMenuText), default: RPI_MENU_TEXT }),
+  'menu-text': setting({ flag: '--menu-text <text>', help: 'PXE menu text (the bootloader looks for "Raspberry Pi Boot")', check: later(async () => text((await import('../server/dnsmasq-values.js')).checkMenuText)), default: RPI_MENU_TEXT }),
   template: setting({ flag: '--template <file>', help: 'render this Mustache template instead of the built-in one (same values)', check: anyPath, path: true }),
   output: setting({ flag: '-o, --output <file>', help: 'write the config to this file', check: anyPath, defaultText: 'stdout', path: true }),
 };
@@ -214,22 +261,25 @@ const server = {
   on: setting({
     flag: '--on <destination>',
     help: 'the NFS server, reached over SSH like a Pi (user@host, an alias); without it, this machine',
-    check: text((s) => {
-      const r = checkDestination(s);
-      return r.ok ? ok(s) : bad(r.error);
+    check: later(async () => {
+      const { checkDestination } = await import('../remote/destination.js');
+      return text((s) => {
+        const r = checkDestination(s);
+        return r.ok ? ok(s) : bad(r.error);
+      });
     }),
     defaultText: 'this machine',
   }),
   path: setting({
     flag: '--path <dir>',
     help: 'the exported directory on the NFS server',
-    check: text(checkExportPath),
+    check: later(async () => text((await import('../server/nfs-export.js')).checkExportPath)),
     defaultText: 'the path of --nfs',
   }),
   clients: setting({
     flag: '--client <addr|cidr>',
     help: 'who may mount the export; may be repeated (never everyone)',
-    check: list(text(checkClient)),
+    check: list(later(async () => text((await import('../server/nfs-export.js')).checkClient))),
     repeatable: true,
     defaultText: "the Pis' subnet and this boot server",
   }),
@@ -243,7 +293,7 @@ const server = {
   'mount-options': setting({
     flag: "--mount-options <opts>",
     help: "NFS mount options of the boot server's own fstab line",
-    check: fromCheck(validateMountOptions),
+    check: later(async () => fromCheck((await import('../pi/fstab.js')).validateMountOptions)),
     default: DEFAULT_NFS_OPTIONS,
   }),
   ceph: {
@@ -296,9 +346,12 @@ export const FLAGS = {
   probeMac: setting({
     flag: '--probe-mac <mac>',
     help: 'with --dhcp-probe: the Pi MAC to ask for',
-    check: text((s) => {
-      const r = checkMac(s);
-      return r.ok ? ok(r.value) : bad('expected a MAC like dc:a6:32:01:02:03');
+    check: later(async () => {
+      const { checkMac } = await import('../pi/ids.js');
+      return text((s) => {
+        const r = checkMac(s);
+        return r.ok ? ok(r.value) : bad('expected a MAC like dc:a6:32:01:02:03');
+      });
     }),
     defaultText: 'a random dc:a6:32:… address',
   }),

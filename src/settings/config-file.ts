@@ -16,7 +16,7 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { expandHome } from '../util/paths.js';
-import { CONFIG, isSetting } from './catalog.js';
+import { CONFIG, isSetting, prepareAll } from './catalog.js';
 import type { Setting } from './setting.js';
 
 /** The shape of pinet.yaml, inferred from the catalog: every key optional, each value its setting's type. */
@@ -66,6 +66,7 @@ export async function parseConfig(text: string, path: string): Promise<PinetConf
   const [{ parseDocument, LineCounter, isMap, isPair, isScalar, isSeq }, v] = await Promise.all([
     import('yaml'),
     import('valibot'),
+    prepareAll(CONFIG),
   ]);
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });

@@ -3,29 +3,20 @@
  * the flag's when one was given, else the file's, else the default, and it
  * remembers where it came from so an error can name it ("--export-dir",
  * "export-dir in /etc/pinet.yaml", "default"). Flags arrive already checked
- * (commands/index.ts runs each setting's validator as commander's
- * argParser), and the file was checked against the same validators when it
- * was read.
+ * (commands/index.ts runs each setting's validator on the flags given before
+ * the command runs), and the file was checked against the same validators
+ * when it was read.
  */
 import { resolve as resolvePath } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { Sourced } from '../util/checked.js';
 import { expandHome } from '../util/paths.js';
 import type { LoadedConfig } from './config-file.js';
-import type { Setting } from './setting.js';
+import { attributeName, longFlag, type Setting } from './setting.js';
 
 export type { Sourced };
 
-/** The long flag of a setting: "--export-dir". */
-export function longFlag(s: Setting<unknown>): string {
-  const m = /--[a-z0-9-]+/.exec(s.flag ?? '');
-  return m ? m[0] : (s.key ?? '?');
-}
-
-/** commander's attribute name for a flag: "--export-dir" → "exportDir", "--no-ssh" → "ssh". */
-export function attributeName(s: Setting<unknown>): string {
-  return longFlag(s).slice(2).replace(/^no-/, '').replace(/-([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
-}
+export { attributeName, longFlag };
 
 function configValue(data: unknown, key: string): unknown {
   let node = data;

@@ -73,15 +73,7 @@ export async function serverSettingsOf(st: Settings, io: { info(m: string): void
   const squash = st.value(S.squash)!;
   const mountOptions = st.value(S['mount-options'])!;
 
-  // Who dnsmasq's TFTP server reads files as: user=/group= in its config, else Debian's dnsmasq user, else nobody.
-  const [passwd, group] = await Promise.all(['/etc/passwd', '/etc/group'].map((p) => readFile(p, 'utf8').catch(() => '')));
-  const { readDnsmasqConfig } = await import('../server/dnsmasq-read.js');
-  const current = await readDnsmasqConfig(['/etc/dnsmasq.conf', '/etc/dnsmasq.d']).catch(() => undefined);
-  const userName = (current && find(current, 'user').at(-1)?.value) || (/^dnsmasq:/m.test(passwd!) ? 'dnsmasq' : 'nobody');
-  const groupName = current ? find(current, 'group').at(-1)?.value : undefined;
-  const id = tftpIdentity(userName, groupName, { passwd: passwd!, group: group! });
-  if (!id.user) throw new UsageError(`dnsmasq's TFTP user ${userName} does not exist on this machine`, 'install dnsmasq (it creates its user), or set user= in its config');
-  const tftpUser = { name: id.user.name, uid: id.user.uid, gid: id.user.gid, group: id.groupName ?? String(id.user.gid) };
+  const tftpUser = await tftpUserHere();
 
   let ceph: ServerSettings['ceph'];
   if (backend === 'ceph') {
@@ -114,4 +106,16 @@ export async function serverSettingsOf(st: Settings, io: { info(m: string): void
     ...(ceph ? { ceph } : {}),
   };
   return { settings, tftpUser, ...(bootAddr ? { tftpAddress: bootAddr } : {}) };
+}
+
+/** Who dnsmasq's TFTP server on this machine reads files as: user=/group= in its config, else Debian's dnsmasq user, else nobody. */
+export async function tftpUserHere(): Promise<ResolvedServer['tftpUser']> {
+  const [passwd, group] = await Promise.all(['/etc/passwd', '/etc/group'].map((p) => readFile(p, 'utf8').catch(() => '')));
+  const { readDnsmasqConfig } = await import('../server/dnsmasq-read.js');
+  const current = await readDnsmasqConfig(['/etc/dnsmasq.conf', '/etc/dnsmasq.d']).catch(() => undefined);
+  const userName = (current && find(current, 'user').at(-1)?.value) || (/^dnsmasq:/m.test(passwd!) ? 'dnsmasq' : 'nobody');
+  const groupName = current ? find(current, 'group').at(-1)?.value : undefined;
+  const id = tftpIdentity(userName, groupName, { passwd: passwd!, group: group! });
+  if (!id.user) throw new UsageError(`dnsmasq's TFTP user ${userName} does not exist on this machine`, 'install dnsmasq (it creates its user), or set user= in its config');
+  return { name: id.user.name, uid: id.user.uid, gid: id.user.gid, group: id.groupName ?? String(id.user.gid) };
 }

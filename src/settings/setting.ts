@@ -1,14 +1,14 @@
 /**
  * A setting: one value a user can give as a flag, in pinet.yaml, or leave
  * to its default, with the one validator that checks it wherever it comes
- * from (commander's argParser for flags, the config file's schema for
- * pinet.yaml; see catalog.ts for every setting and config-file.ts for the
- * schema built from them).
+ * from (the flags a command was given, before it runs; the config file's
+ * schema for pinet.yaml; see catalog.ts for every setting and config-file.ts
+ * for the schema built from them).
  *
- * Validators are plain functions returning a result, so commander can run
- * them while it parses (synchronously, without loading the schema library
- * on every start); the config file's valibot schema wraps the same
- * functions. Types come from the validators: `ValueOf<typeof setting>`.
+ * Validators are plain synchronous functions returning a result; the config
+ * file's valibot schema wraps the same functions. Those that need pinet's
+ * parsers live in validators.ts, loaded only when a command runs. Types come
+ * from the validators: `ValueOf<typeof setting>`.
  */
 import { bad, ok, type Checked } from '../util/checked.js';
 
@@ -36,6 +36,14 @@ export interface Setting<T> {
 }
 
 export type ValueOf<S> = S extends Setting<infer T> ? T : never;
+
+/** A validator whose parser is imported by `prepare()`, which must be awaited before the first check. */
+export type LazyCheck<T> = ((v: unknown) => Checked<T>) & { prepare(): Promise<void> };
+
+/** Makes a setting's validator ready (imports its parser, if it has one). */
+export async function prepareCheck(s: Setting<unknown>): Promise<void> {
+  await (s.check as Partial<LazyCheck<unknown>>).prepare?.();
+}
 
 const show = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : String(v));
 
@@ -86,7 +94,7 @@ export function oneOf<const W extends string>(words: readonly W[]): (v: unknown)
 
 /** A list; YAML may give one value instead of a list. */
 export function list<T>(item: (v: unknown) => Checked<T>): (v: unknown) => Checked<T[]> {
-  return (v) => {
+  const check = (v: unknown): Checked<T[]> => {
     const items = Array.isArray(v) ? v : [v];
     const out: T[] = [];
     for (const [i, x] of items.entries()) {
@@ -96,6 +104,9 @@ export function list<T>(item: (v: unknown) => Checked<T>): (v: unknown) => Check
     }
     return ok(out);
   };
+  // A list of values that need a parser needs it too.
+  const prepare = (item as Partial<LazyCheck<T>>).prepare;
+  return prepare ? Object.assign(check, { prepare }) : check;
 }
 
 /** Adapts a validator of src/pi or src/util that returns an error text (or undefined when fine). */
@@ -104,6 +115,17 @@ export function fromCheck(fn: (s: string) => string | undefined, hint?: string):
     const error = fn(s);
     return error === undefined ? ok(s) : bad(error, hint);
   });
+}
+
+/** The long flag of a setting: "--export-dir". */
+export function longFlag(s: Setting<unknown>): string {
+  const m = /--[a-z0-9-]+/.exec(s.flag ?? '');
+  return m ? m[0] : (s.key ?? '?');
+}
+
+/** commander's attribute name for a flag: "--export-dir" → "exportDir", "--no-ssh" → "ssh". */
+export function attributeName(s: Setting<unknown>): string {
+  return longFlag(s).slice(2).replace(/^no-/, '').replace(/-([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
 }
 
 /** What --help shows for a setting: its text and where its default comes from. */

@@ -102,7 +102,7 @@ describe('pinet doctor --log (the seed article\'s dnsmasq log)', () => {
     expect(boot.status).toBe('ok');
     expect(boot.finding).toMatch(/fetched everything up to the kernel \(vmlinuz\); only benign noise/);
     expect(boot.evidence!.join('\n')).toMatch(/optional files not found \(normal\): .*pieeprom\.sig.*recover4\.elf.*recovery\.elf/);
-    expect(boot.evidence!.join('\n')).toMatch(/retried then sent: .*initrd\.img.*vmlinuz/);
+    expect(boot.evidence!.join('\n')).toMatch(/stopped, then sent in full on a later request: .*initrd\.img.*vmlinuz/);
     expect(boot.evidence!.join('\n')).toMatch(/"Early terminate" x\d+: the bootloader's size probe, not an error/);
     expect(g.checks.filter((c) => c.id.startsWith('log.') && c.status !== 'ok')).toEqual([]);
     expect(check(group(doc, (x) => x.name === 'log: DHCP', 'the DHCP part'), 'log.dhcp').evidence).toEqual(['e4:5f:01:98:e0:82 PXE proxy (PXEClient:Arch:00000:UNDI:002001)']);

@@ -3,6 +3,7 @@
  * real sshd, with the real dnsmasq serving the result over TFTP.
  */
 import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { execa } from 'execa';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -143,6 +144,20 @@ describeAsRoot('pinet enroll on the fake fleet', () => {
     expect(changes.map((c) => c.id)).toEqual(['copy', 'inventory']);
     expect(changes[0]!.detail!.files).toEqual(['config.txt']);
     expect(await readFile(join(exportDir, pi.serial8, 'config.txt'), 'utf8')).toMatch(/# changed\n$/);
+  });
+
+  it('--squash root gives the Pi\'s directory and files to nobody (the squashed Pi must replace them), once', async () => {
+    const pi = fleet.pi('ubuntu');
+    const dir = join(exportDir, pi.serial8);
+    const r = await enroll(['ubuntu', '--squash', 'root', '--yes', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const change = parseJson<EnrollDoc>(r.stdout).plan.targets[0]!.changes.find((c) => c.id === 'owners');
+    expect(change, r.stdout).toBeDefined();
+    for (const f of [dir, join(dir, 'vmlinuz'), join(dir, 'config.txt')]) expect((await stat(f)).uid, f).toBe(65534);
+    const again = await enroll(['ubuntu', '--squash', 'root', '--yes', '--json']);
+    expect(parseJson<EnrollDoc>(again.stdout).plan.upToDate).toBe(true);
+    // Back to root's, as the tests below expect.
+    await execa('chown', ['-R', '0:0', dir]);
   });
 
   it('the real dnsmasq serves the Pi\'s kernel from <export>/<serial>/ over TFTP, to the Pi\'s LAN', async () => {

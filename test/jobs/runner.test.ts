@@ -243,4 +243,15 @@ describe('task runner', () => {
       'stop',
     ]);
   });
+
+  it('shows a target as failed when its tasks ran but its result is not the one wanted, without failing it', async () => {
+    const view = recorder();
+    const j = job([{ name: 'a' }, { name: 'b' }], 1);
+    await j.phase('apply', [task('reboot', { async run() {} })], {
+      view,
+      finished: (c) => (c.name === 'b' ? { outcome: 'failed', detail: 'did not netboot' } : { outcome: 'ok' }),
+    });
+    expect(view.events.filter((e) => e.includes(' done '))).toEqual(['a done ok', 'b done failed did not netboot']);
+    expect(j.targets.map((t) => t.failed)).toEqual([undefined, undefined]);
+  });
 });

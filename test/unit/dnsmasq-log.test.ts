@@ -55,6 +55,16 @@ describe('dnsmasq log summary', () => {
     expect(t.pis[0]).toMatchObject({ verdict: 'incomplete' });
   });
 
+  it("leaves out the transfers of this machine's own addresses (doctor's live fetches on the boot server)", () => {
+    const log = articleLog() + 'sent /mnt/netboot/bf9fed6f/start4.elf to 10.86.5.2\nfile /mnt/netboot/bf9fed6f/pieeprom.sig not found for 10.86.5.2\nerror 0 Early terminate received from 10.86.5.2\n';
+    const all = summarizeLog(log);
+    expect(all.pis[0]!.clients).toEqual(['10.86.5.151', '10.86.5.2']);
+    const s = summarizeLog(log, { ignoreClients: ['127.0.0.1', '10.86.5.2'] });
+    expect(s.pis[0]!.clients).toEqual(['10.86.5.151']);
+    expect(s.pis[0]!.lastSent).toBe('vmlinuz');
+    expect(s.pis[0]!.earlyTerminates).toBe(summarizeLog(articleLog()).pis[0]!.earlyTerminates);
+  });
+
   it('groups a Pi that used no prefix', () => {
     const s = summarizeLog('file /mnt/netboot/bf9fed6f/start4.elf not found\nsent /mnt/netboot/start4.elf to 10.0.0.7\n', { tftpRoot: '/mnt/netboot' });
     expect(s.pis.map((p) => p.prefix)).toEqual(['', 'bf9fed6f']);

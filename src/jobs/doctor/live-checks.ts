@@ -137,7 +137,7 @@ export function logGroups(summary: LogSummary, source: string): CheckGroup[] {
     const name = p.prefix ? `log: ${p.prefix}/` : 'log: (no prefix)';
     const evidence = [
       `clients: ${p.clients.join(', ') || '?'}; files sent: ${p.sent.length}; last: ${p.lastSent ?? 'none'}`,
-      ...(p.retried.length ? [`retried then sent: ${p.retried.join(', ')}`] : []),
+      ...(p.retried.length ? [`stopped, then sent in full on a later request: ${p.retried.join(', ')}`] : []),
       ...(p.notFoundOptional.length ? [`optional files not found (normal): ${p.notFoundOptional.join(', ')}`] : []),
       ...(p.earlyTerminates ? [`"Early terminate" x${p.earlyTerminates}: the bootloader's size probe, not an error`] : []),
     ];

@@ -160,7 +160,7 @@ export async function runDoctor(o: DoctorOptions): Promise<Report> {
 
   // log
   if (o.log !== undefined) {
-    const [{ summarizeLog }, { logGroups }] = await Promise.all([import('../../server/dnsmasq-log.js'), import('./live-checks.js')]);
+    const [{ summarizeLog }, { logGroups }, { localIPv4Addresses }] = await Promise.all([import('../../server/dnsmasq-log.js'), import('./live-checks.js'), import('../../net/interfaces.js')]);
     let text: string;
     try {
       text = o.log === '-' ? await readStdin() : await readFile(o.log, 'utf8');
@@ -168,7 +168,7 @@ export async function runDoctor(o: DoctorOptions): Promise<Report> {
       server.push(fail('log.read', 'dnsmasq log', `cannot read ${o.log}: ${(err as NodeJS.ErrnoException).code ?? err}`, 'pass a readable file, or - for stdin'));
       text = '';
     }
-    if (text) groups.push(...logGroups(summarizeLog(text, { tftpRoot: facts.tftpRoot ?? o.exportDir }), o.log === '-' ? 'stdin' : o.log));
+    if (text) groups.push(...logGroups(summarizeLog(text, { tftpRoot: facts.tftpRoot ?? o.exportDir, ignoreClients: localIPv4Addresses() }), o.log === '-' ? 'stdin' : o.log));
   }
 
   // the Pis

@@ -80,7 +80,7 @@ export async function enrollMany(hosts: string[], settings: EnrollSettings, conn
       only: (t) => changing.includes(t),
       view: opts.progress(changing.map((t) => t.target)),
       describe: (err) => formatError(err),
-      finished: (c) => ({ outcome: 'ok', detail: `${c.plan!.target.changes.length} change(s)${c.reboot ? `; ${c.reboot.detail}` : ''}` }),
+      finished: (c) => ({ outcome: c.reboot && !c.reboot.ok ? 'failed' : 'ok', detail: `${c.plan!.target.changes.length} change(s)${c.reboot ? `; ${c.reboot.detail}` : ''}` }),
     });
     for (const t of changing) {
       // The Pi may already point at its directory: record it, so a second run completes the job.

@@ -47,9 +47,15 @@ export function isServerRecord(x: unknown): x is ServerRecord {
  */
 export function exportOwner(record: unknown, exportDir: string): { uid: number; gid: number; why: string } | undefined {
   if (!isServerRecord(record) || record.exportDir !== exportDir || record.squash === 'none') return undefined;
+  return ownerFor(record.squash, record.anon, 'recorded by pinet server setup');
+}
+
+/** The owner a squash mode needs, `source` saying who said so ("--squash"). */
+export function ownerFor(squash: Squash, anon: Anon, source: string): { uid: number; gid: number; why: string } | undefined {
+  if (squash === 'none') return undefined;
   return {
-    uid: record.anon.uid,
-    gid: record.anon.gid,
-    why: `the export squashes the Pis (${record.squash === 'root' ? 'root' : 'all access'} to ${record.anon.uid}:${record.anon.gid}, recorded by pinet server setup): their kernel updates can only replace files that identity owns`,
+    uid: anon.uid,
+    gid: anon.gid,
+    why: `the export squashes the Pis (${squash === 'root' ? 'root' : 'all access'} to ${anon.uid}:${anon.gid}, ${source}): their kernel updates can only replace files that identity owns`,
   };
 }

@@ -85,17 +85,6 @@ function prepare(o: ServerRollbackOptions): Task<RollbackTarget>[] {
       title: 'planning',
       async run(c) {
         const r = c.record!;
-        if (r.backups.ceph) {
-          const k = r.backups.ceph;
-          c.changes.push(
-            k.created
-              ? { id: 'ceph', kind: 'delete-file', target: r.on ?? 'this machine', summary: `ceph nfs export rm ${k.cluster} ${k.pseudo}`, reason: 'setup created it; the subvolume and its boot files stay' }
-              : { id: 'ceph', kind: 'write-file', target: r.on ?? 'this machine', summary: `ceph nfs export apply ${k.cluster}: the export ${k.pseudo} as it was before setup`, reason: 'undo pinet server setup', diff: `${JSON.stringify(k.before, null, 2)}\n` },
-          );
-        }
-        if (r.backups.nfs) {
-          c.changes.push({ id: 'export', kind: 'write-file', target: r.backups.nfs.host, summary: `${r.backups.nfs.files.join(', ')} on ${r.backups.nfs.host}: ${r.backups.nfs.created.length ? `remove ${r.backups.nfs.created.join(', ')}, ` : ''}restore the rest from ${r.backups.nfs.dir}, and tell the NFS server`, reason: 'undo pinet server setup; the exported directory and its boot files stay' });
-        }
         const fstab = await readFile('/etc/fstab', 'utf8');
         const edit = removeNfsMount(fstab, { source: r.nfs, mountpoint: r.exportDir });
         const mounted = mountedFrom(await readFile('/proc/self/mounts', 'utf8'), r.exportDir);
@@ -116,6 +105,20 @@ function prepare(o: ServerRollbackOptions): Task<RollbackTarget>[] {
           c.dnsmasq = { action: 'remove' };
           c.changes.push({ id: 'dnsmasq', kind: 'delete-file', target: 'boot server', path: r.dnsmasqConf, summary: `remove ${r.dnsmasqConf}; restart dnsmasq`, reason: 'setup created it' });
         }
+        // The NFS server last: the boot server lets go of the export first.
+        const nfsChanges: Change[] = [];
+        if (r.backups.ceph) {
+          const k = r.backups.ceph;
+          nfsChanges.push(
+            k.created
+              ? { id: 'ceph', kind: 'delete-file', target: r.on ?? 'this machine', summary: `ceph nfs export rm ${k.cluster} ${k.pseudo}`, reason: 'setup created it; the subvolume and its boot files stay' }
+              : { id: 'ceph', kind: 'write-file', target: r.on ?? 'this machine', summary: `ceph nfs export apply ${k.cluster}: the export ${k.pseudo} as it was before setup`, reason: 'undo pinet server setup', diff: `${JSON.stringify(k.before, null, 2)}\n` },
+          );
+        }
+        if (r.backups.nfs) {
+          nfsChanges.push({ id: 'export', kind: 'write-file', target: r.backups.nfs.host, summary: `${r.backups.nfs.files.join(', ')} on ${r.backups.nfs.host}: ${r.backups.nfs.created.length ? `remove ${r.backups.nfs.created.join(', ')}, ` : ''}restore the rest from ${r.backups.nfs.dir}, and tell the NFS server`, reason: 'undo pinet server setup; the exported directory and its boot files stay' });
+        }
+        c.changes.push(...nfsChanges);
         c.changes.push({ id: 'record', kind: 'inventory', target: 'boot server', summary: 'forget the setup (server.json is kept as server.json.rolled-back)', reason: 'enroll and doctor read it' });
       },
     },
@@ -125,31 +128,18 @@ function prepare(o: ServerRollbackOptions): Task<RollbackTarget>[] {
 function apply(o: ServerRollbackOptions): Task<RollbackTarget>[] {
   return [
     {
-      name: 'export',
-      title: 'restoring the export on the NFS server',
-      when: (c) => c.record!.backups.nfs !== undefined,
-      async run(c) {
-        const r = c.record!;
-        const n = r.backups.nfs!;
-        await runScript(c.host!, 'nfs-export-restore', [PI_STATE_DIR, r.backend, n.dir, ...n.files], { sudo: true, step: 'restoring the export', timeoutMs: 120_000 });
-      },
-    },
-    {
-      name: 'ceph',
-      title: 'restoring the Ceph export',
-      when: (c) => c.record!.backups.ceph !== undefined,
-      async run(c) {
-        const k = c.record!.backups.ceph!;
-        if (k.created) await c.host!.exec(['ceph', 'nfs', 'export', 'rm', k.cluster, k.pseudo], { sudo: true, step: 'ceph nfs export rm', timeoutMs: 120_000 });
-        else await c.host!.exec(['ceph', 'nfs', 'export', 'apply', k.cluster, '-i', '-'], { sudo: true, step: 'ceph nfs export apply', input: `${JSON.stringify(k.before, null, 2)}\n`, timeoutMs: 120_000 });
-      },
-    },
-    {
       name: 'unmount',
       title: (c) => `unmounting ${c.record!.exportDir}`,
       when: (c) => c.unmount === true,
       async run(c) {
-        await local.exec(['umount', c.record!.exportDir], { sudo: true, step: `unmounting ${c.record!.exportDir}` });
+        const dir = c.record!.exportDir;
+        // First, so that a mount in use stops the rollback before anything changed.
+        try {
+          await local.exec(['umount', dir], { sudo: true, step: `unmounting ${dir}` });
+        } catch (err) {
+          const busy = /busy/i.test(String((err as Error).message));
+          throw new PinetError(`cannot unmount ${dir}${busy ? ': it is in use' : ''} (${formatError(err)})`, { hint: busy ? `stop what uses it (fuser -vm ${dir} lists it), then run pinet server rollback again; nothing was changed` : 'fix the cause and run pinet server rollback again; nothing was changed' });
+        }
       },
     },
     {
@@ -171,6 +161,26 @@ function apply(o: ServerRollbackOptions): Task<RollbackTarget>[] {
         if (c.dnsmasq!.action === 'restore') await writeFileAtomic(path, c.dnsmasq!.text);
         else await rm(path, { force: true });
         if (await o.dnsmasqService.exists()) await o.dnsmasqService.restart();
+      },
+    },
+    {
+      name: 'export',
+      title: 'restoring the export on the NFS server',
+      when: (c) => c.record!.backups.nfs !== undefined,
+      async run(c) {
+        const r = c.record!;
+        const n = r.backups.nfs!;
+        await runScript(c.host!, 'nfs-export-restore', [PI_STATE_DIR, r.backend, n.dir, ...n.files], { sudo: true, step: 'restoring the export', timeoutMs: 120_000 });
+      },
+    },
+    {
+      name: 'ceph',
+      title: 'restoring the Ceph export',
+      when: (c) => c.record!.backups.ceph !== undefined,
+      async run(c) {
+        const k = c.record!.backups.ceph!;
+        if (k.created) await c.host!.exec(['ceph', 'nfs', 'export', 'rm', k.cluster, k.pseudo], { sudo: true, step: 'ceph nfs export rm', timeoutMs: 120_000 });
+        else await c.host!.exec(['ceph', 'nfs', 'export', 'apply', k.cluster, '-i', '-'], { sudo: true, step: 'ceph nfs export apply', input: `${JSON.stringify(k.before, null, 2)}\n`, timeoutMs: 120_000 });
       },
     },
     {
