@@ -13,7 +13,8 @@
 #   FILE CONTENT  pinet's config file and its new content (empty CONTENT: leave it)
 #   OWNER MODE    of the exported directory (uid:gid, octal)
 #   MAIN_CONF MAIN_CONTENT   ganesha: the main config and its new text (empty: leave it)
-#   RELOAD        ganesha: hup (reload the exports) or restart (NFS versions changed, or not running)
+#   RELOAD        hup (reload the exports) or restart (kernel-nfs: start the stopped NFS server;
+#                 ganesha: NFS versions changed, or not running)
 STATE=$1 STAMP=$2 BACKEND=$3 FILE=$4 CONTENT=$5 DIR=$6 OWNER=$7 MODE=$8 MAIN=$9
 shift 9
 MAIN_CONTENT=$1 RELOAD=$2
@@ -30,8 +31,11 @@ restore() {
 }
 tell() {
   if [ "$BACKEND" = kernel-nfs ]; then
-    PATH=$PATH:/usr/sbin exportfs -ra 2>&1
-  elif [ -d /run/systemd/system ] && systemctl is-enabled nfs-ganesha >/dev/null 2>&1; then
+    PATH=$PATH:/usr/sbin exportfs -ra 2>&1 || return 1
+    # Installed but stopped: start it now and at every boot.
+    if [ "$RELOAD" = restart ] && [ -d /run/systemd/system ]; then systemctl enable --now nfs-server 2>&1; fi
+  elif [ -d /run/systemd/system ] && systemctl cat nfs-ganesha >/dev/null 2>&1; then
+    systemctl is-enabled nfs-ganesha >/dev/null 2>&1 || systemctl enable nfs-ganesha 2>&1 || return 1
     if [ "$RELOAD" = restart ]; then systemctl restart nfs-ganesha 2>&1; else systemctl reload-or-restart nfs-ganesha 2>&1; fi
   elif [ "$RELOAD" = restart ]; then
     echo "Ganesha runs without systemd here: restart ganesha.nfsd by hand (its NFS versions changed)"; return 1

@@ -48,7 +48,7 @@ function nfsFacts(over: Partial<NfsServerFacts> = {}): NfsServerFacts {
     addresses: [['eth0', '10.86.5.3/24']],
     path: { kind: 'missing' },
     parentExists: true,
-    kernel: { exportfs: true, etcExports: '', otherFiles: '', exportfsV: '' },
+    kernel: { exportfs: true, active: 'active', etcExports: '', otherFiles: '', exportfsV: '' },
     ganesha: { binary: false },
     ...over,
   };
@@ -79,7 +79,7 @@ function afterSetup(s: ServerSettings) {
   const exportfsV = `${s.path}\n\t\t${s.clients[0]}(${opts.join(',')})\n`;
   const owner = s.squash === 'none' ? { uid: 0, gid: 0 } : spec.anon;
   return {
-    nfs: nfsFacts({ path: { kind: 'directory', mode: 0o755, ...owner }, kernel: { exportfs: true, etcExports: '', otherFiles: '', exportfsV, file: renderKernelExports(spec, s.regenerate) } }),
+    nfs: nfsFacts({ path: { kind: 'directory', mode: 0o755, ...owner }, kernel: { exportfs: true, active: 'active', etcExports: '', otherFiles: '', exportfsV, file: renderKernelExports(spec, s.regenerate) } }),
     boot: bootFacts({
       fstab: `LABEL=writable / ext4 defaults 0 1\n${s.nfs} ${s.exportDir} nfs ${s.mountOptions} 0 0\n`,
       mounts: `/dev/vda1 / ext4 rw 0 0\n${s.nfs} ${s.exportDir} nfs4 rw,vers=4.2 0 0\n`,
@@ -105,6 +105,17 @@ describe('server setup plan', () => {
       const p = await plan(s, nfs, boot, EMPTY, true);
       expect(p.target.changes, squash).toEqual([]);
     }
+  });
+
+  it('the Linux NFS server installed but stopped: setup starts it, and says so; a non-systemd server is not judged by it', async () => {
+    const s = settings();
+    const { nfs, boot } = afterSetup(s);
+    const stopped = { ...nfs, kernel: { ...nfs.kernel, active: 'inactive' } };
+    const p = await plan(s, stopped, boot, EMPTY, true);
+    expect(p.export?.reload).toBe('restart');
+    expect(p.target.changes.find((c) => c.id === 'export')?.summary).toMatch(/start the NFS server \(systemctl enable --now nfs-server: it is stopped\)/);
+    const noSystemd = { ...nfs, systemd: false, kernel: { ...nfs.kernel, active: undefined } };
+    expect((await plan(s, noSystemd, boot, EMPTY, true)).target.changes).toEqual([]);
   });
 
   it('dnsmasq not running pinet\'s config yet: only a restart is planned', async () => {

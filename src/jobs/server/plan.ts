@@ -77,6 +77,7 @@ export interface ServerPlan {
     before: string | null;
     /** ganesha: ganesha.conf's new text (the include line, NFSv3 enabled), when it changes. */
     main?: { before: string; after: string };
+    /** hup: reload the exports; restart: (re)start the server (Ganesha's NFS versions changed, or the server is stopped). */
     reload: 'hup' | 'restart';
   };
   /** The exported directory's owner (uid:gid) and mode, when it must be created or changed. */
@@ -137,8 +138,10 @@ function planExport(s: ServerSettings, n: NfsServerFacts, spec: ExportSpec): Ser
     const content = renderKernelExports(spec, s.regenerate);
     const before = n.kernel.file ?? null;
     const live = verifyKernelExport(parseExportfsV(n.kernel.exportfsV), spec);
-    if (before === content && live.length === 0) return undefined;
-    return { file: KERNEL_EXPORTS_FILE, content, before, reload: 'hup' };
+    // Installed but stopped (or never started): exportfs alone serves nothing.
+    const stopped = n.systemd && n.kernel.active !== 'active';
+    if (before === content && live.length === 0 && !stopped) return undefined;
+    return { file: KERNEL_EXPORTS_FILE, content, before, reload: stopped ? 'restart' : 'hup' };
   }
   if (s.backend === 'ganesha') {
     const conf = n.ganesha.conf ?? '';
@@ -213,7 +216,7 @@ export async function planServer(input: ServerPlanInput): Promise<ServerPlan> {
       kind: 'write-file',
       target: n.label,
       path: exp.file,
-      summary: `${exp.file} on ${n.label}: export ${s.path}${s.backend === 'ganesha' ? ` as ${spec.pseudo}` : ''} to ${s.clients.join(', ')} (squash: ${s.squash}), then ${s.backend === 'kernel-nfs' ? 'exportfs -ra' : 'reload Ganesha'}`,
+      summary: `${exp.file} on ${n.label}: export ${s.path}${s.backend === 'ganesha' ? ` as ${spec.pseudo}` : ''} to ${s.clients.join(', ')} (squash: ${s.squash}), then ${s.backend === 'kernel-nfs' ? `exportfs -ra${exp.reload === 'restart' ? ', and start the NFS server (systemctl enable --now nfs-server: it is stopped)' : ''}` : exp.reload === 'restart' ? `start Ganesha${n.ganesha.running ? ' again' : ' (systemctl enable nfs-ganesha; it is stopped)'}` : 'reload Ganesha'}`,
       reason: 'the Pis and the boot server mount the boot files from it',
       diff: await unifiedDiff(exp.file, exp.before, exp.content),
     });

@@ -22,7 +22,9 @@ MIRROR=${PINET_VM_MIRROR:-http://deb.debian.org/debian}
 SECURITY=${PINET_VM_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 
 # Everything the roles need, nothing more (minbase + these).
-PKGS=initramfs-tools,systemd-sysv,udev,kmod,nfs-common,openssh-server,iproute2,dnsmasq-base,nfs-kernel-server,python3-minimal,sudo,procps,iputils-ping
+# dnsmasq (the service, not only dnsmasq-base) and NFS-Ganesha: the boot server and the NFS server of
+# pinet server setup's tests, installed as a user installs them (their units disabled in customize.sh).
+PKGS=initramfs-tools,systemd-sysv,udev,kmod,nfs-common,openssh-server,iproute2,dnsmasq-base,dnsmasq,nfs-kernel-server,nfs-ganesha,nfs-ganesha-vfs,python3-minimal,sudo,procps,iputils-ping
 
 # Files nobody reads in a test VM; kernel modules for hardware a VM never has
 # (they also keep the initramfs, built with MODULES=most, small).

@@ -53,7 +53,7 @@ rm -f "$R"/etc/ssh/ssh_host_*
 
 # Services: the identity first; no timers or daemons a test does not ask for.
 in_root systemctl enable pinet-lab-identity.service pinet-lab-network.service pinet-lab-eeprom.service
-in_root systemctl disable nfs-server.service apt-daily.timer apt-daily-upgrade.timer \
+in_root systemctl disable nfs-server.service dnsmasq.service nfs-ganesha.service apt-daily.timer apt-daily-upgrade.timer \
   e2scrub_all.timer e2scrub_reap.service fstrim.timer 2>/dev/null || true
 in_root systemctl mask systemd-timesyncd.service getty-static.service getty@.service nfs-blkmap.service \
   systemd-binfmt.service proc-sys-fs-binfmt_misc.automount systemd-pstore.service \
