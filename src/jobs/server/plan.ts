@@ -183,6 +183,12 @@ export async function planServer(input: ServerPlanInput): Promise<ServerPlan> {
   const plan: ServerPlan = { settings: s, anon, spec, restartDnsmasq: false, findings, target: { target: 'boot server', about: '', changes: [], warnings: [], notes: [] } };
   const changes: Change[] = [];
   const warnings = findings.filter((f) => f.level === 'warn').map((f) => `${f.finding} (${f.fix})`);
+  if (s.backend === 'kernel-nfs' && s.squash !== 'none') {
+    // What the VM lab showed (test/vm/server-setup-e2e.test.ts): the squashed chown to root is refused.
+    warnings.push(
+      `--squash ${s.squash} on the Linux NFS server: it refuses a squashed client's chown (EPERM), so the Pis' kernel updates fail where they set owners (dpkg unpacking into /boot/firmware, flash-kernel's cp -p); --squash none (the default, with pinet's kernel hook) or NFS-Ganesha avoids it`,
+    );
+  }
 
   // 1. the export
   const exp = planExport(s, n, spec);

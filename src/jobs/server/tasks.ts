@@ -27,7 +27,7 @@ import { tftpGet } from '../../net/tftp.js';
 import { connect, type ConnectOptions, type RemoteHost } from '../../remote/index.js';
 import { LocalHost } from '../../remote/local-host.js';
 import { runScript, sectionText, type ScriptOutput } from '../../remote/script.js';
-import { checkWithDnsmasq, findDnsmasq } from '../../server/dnsmasq-test.js';
+import { checkServiceConfig, findDnsmasq } from '../../server/dnsmasq-test.js';
 import { parseExportfsV, verifyKernelExport } from '../../server/nfs-export.js';
 import type { Inventory, StateStore } from '../../server/state.js';
 import { sha256 } from '../../util/hash.js';
@@ -127,9 +127,17 @@ export function serverPrepareTasks(env: ServerEnv): Task<ServerTarget>[] {
       async run(c) {
         const running = await env.dnsmasqService.active().catch(() => false);
         c.plan = await planServer({ settings: s, nfs: c.nfs!, boot: c.boot!, inventory: env.inventory, dnsmasqRunning: running && c.boot!.dnsmasqConf === s.dnsmasqText, ...(c.ceph ? { ceph: c.ceph } : {}) });
+        // Before anything changes: would dnsmasq start with pinet's file beside everything else it reads?
+        if (c.plan.dnsmasq) await refuseRejectedConfig(s.dnsmasqText, s.dnsmasqConfPath);
       },
     },
   ];
+}
+
+/** dnsmasq --test of the configuration the service would read with `text` as `path`; a rejection names dnsmasq's words. */
+async function refuseRejectedConfig(text: string, path: string): Promise<void> {
+  const verdict = await checkServiceConfig(text, path);
+  if (!verdict.ok) throw new PinetError(`dnsmasq rejects its configuration with pinet's ${path} in it: ${verdict.message}`, { hint: `${path} was not written and the running dnsmasq keeps its config; fix what dnsmasq names, then run pinet server setup again` });
 }
 
 /** Keeps a copy of a file this run replaces, in the state directory; returns where. */
@@ -253,8 +261,7 @@ export function serverApplyTasks(env: ServerEnv): Task<ServerTarget>[] {
       when: (c) => plan(c).dnsmasq !== undefined,
       async run(c) {
         const p = plan(c);
-        const verdict = await checkWithDnsmasq(p.dnsmasq!.after, s.dnsmasqConfPath);
-        if (!verdict.ok) throw new PinetError(`dnsmasq rejects the config: ${verdict.message}`, { hint: `${s.dnsmasqConfPath} was not written; the running dnsmasq keeps its config` });
+        await refuseRejectedConfig(p.dnsmasq!.after, s.dnsmasqConfPath);
         if (p.dnsmasq!.before !== null) c.backups.dnsmasq = await backUp(env, 'dnsmasq.conf', p.dnsmasq!.before);
         else c.backups.dnsmasqCreated = true;
         await writeFileAtomic(s.dnsmasqConfPath, p.dnsmasq!.after, { mode: 0o644 });
