@@ -5,9 +5,13 @@
  * with spaces, as the kernel allows). Parsing keeps every word and its order;
  * the editors replace only the words they own and keep the rest:
  *
- * * `setNfsRoot`: `root=/dev/nfs nfsroot=<ip>:<path>,vers=3 ip=dhcp rw`, the
- *   form Debian/Ubuntu initramfs-tools understands (root=/dev/nfs selects its
- *   nfs script, which runs klibc `nfsmount -o nolock,rw <options> <ip>:<path>`).
+ * * `setNfsRoot`: `root=/dev/nfs nfsroot=<ip>:<path>,vers=3,noacl ip=dhcp rw`,
+ *   the form Debian/Ubuntu initramfs-tools understands (root=/dev/nfs selects
+ *   its nfs script, which runs klibc `nfsmount -o nolock,rw <options> <ip>:<path>`).
+ *   `noacl`: no NFSACL side protocol. NFS-Ganesha 4.3 (Debian 12, and the
+ *   seed article's Ceph setups) answers the SETACL the kernel sends with every
+ *   chmod over NFSv3 with EIO (nfs-ganesha issue 918, fixed in 5.0), so on
+ *   such a root every chmod (dpkg, install, cp -p) fails; the VM lab saw it.
  * * `setRbdRoot`: `boot=rbd rbdroot=<mons>:<user>:<key>:<pool>:<image>`, the
  *   form of the LTSP RBD initramfs script (colon-separated fields, optional
  *   `@snapshot`, `:<partition>` and `:<mount options>` after the image).
@@ -240,7 +244,7 @@ export function parseRbdSpec(spec: string): { ok: true; value: RbdSpec } | { ok:
 }
 
 /**
- * Make the root file system NFS: `root=/dev/nfs nfsroot=<server>:<path>,vers=3 ip=dhcp rw`
+ * Make the root file system NFS: `root=/dev/nfs nfsroot=<server>:<path>,vers=3,noacl ip=dhcp rw`
  * replaces root=, rootfstype=, nfsroot=, ip=, boot=, rbdroot=, ro and rw;
  * every other word keeps its place. Never emits vers=4.x or proto=.
  */
@@ -248,7 +252,7 @@ export function setNfsRoot(words: readonly string[], server: string, path: strin
   const problem = nfsRootProblem(server, path);
   if (problem) return { ok: false, ...problem };
   const owned = new Set(['root', 'rootfstype', 'nfsroot', 'ip', 'boot', 'rbdroot', 'ro', 'rw']);
-  const ours = ['root=/dev/nfs', `nfsroot=${server}:${path},vers=3`, 'ip=dhcp', 'rw'];
+  const ours = ['root=/dev/nfs', `nfsroot=${server}:${path},vers=3,noacl`, 'ip=dhcp', 'rw'];
   return { ok: true, words: replaceOwned(words, owned, ours, new Set(['root', 'nfsroot', 'boot', 'rbdroot'])) };
 }
 

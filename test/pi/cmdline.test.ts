@@ -75,14 +75,14 @@ describe('setNfsRoot', () => {
   it('turns the Ubuntu line into an NFS root, keeping every other word in place', () => {
     const r = setNfsRoot(words(ubuntu), '10.86.5.152', '/picluster-root/bf9fed6f');
     expect(r.ok && line(r.words)).toBe(
-      'console=serial0,115200 multipath=off dwc_otg.lpm_enable=0 console=tty1 root=/dev/nfs nfsroot=10.86.5.152:/picluster-root/bf9fed6f,vers=3 ip=dhcp rw rootwait fixrtc quiet splash\n',
+      'console=serial0,115200 multipath=off dwc_otg.lpm_enable=0 console=tty1 root=/dev/nfs nfsroot=10.86.5.152:/picluster-root/bf9fed6f,vers=3,noacl ip=dhcp rw rootwait fixrtc quiet splash\n',
     );
   });
 
   it('turns the Raspberry Pi OS line into an NFS root', () => {
     const r = setNfsRoot(words(bookworm), '10.0.0.5', '/srv/root');
     expect(r.ok && r.words).toEqual([
-      'console=serial0,115200', 'console=tty1', 'root=/dev/nfs', 'nfsroot=10.0.0.5:/srv/root,vers=3', 'ip=dhcp', 'rw',
+      'console=serial0,115200', 'console=tty1', 'root=/dev/nfs', 'nfsroot=10.0.0.5:/srv/root,vers=3,noacl', 'ip=dhcp', 'rw',
       'fsck.repair=yes', 'rootwait', 'quiet', 'splash', 'plymouth.ignore-serial-consoles', 'cfg80211.ieee80211_regdom=GB',
     ]);
   });
@@ -92,7 +92,7 @@ describe('setNfsRoot', () => {
     expect(r.ok).toBe(true);
     if (r.ok) {
       const text = line(r.words);
-      expect(text).toBe('console=tty1 root=/dev/nfs nfsroot=10.0.0.5:/y,vers=3 ip=dhcp rw\n');
+      expect(text).toBe('console=tty1 root=/dev/nfs nfsroot=10.0.0.5:/y,vers=3,noacl ip=dhcp rw\n');
       expect(text).not.toMatch(/vers=4|proto=|\bro\b/);
       expect(checkCmdline(r.words).filter((f) => f.level === 'fail')).toEqual([]);
     }
@@ -100,7 +100,7 @@ describe('setNfsRoot', () => {
 
   it('switches an RBD root back to NFS', () => {
     const r = setNfsRoot(words('boot=rbd rbdroot=10.0.0.1:pi:KEY==:pool:img quiet'), '10.0.0.5', '/y');
-    expect(r.ok && line(r.words)).toBe('root=/dev/nfs nfsroot=10.0.0.5:/y,vers=3 ip=dhcp rw quiet\n');
+    expect(r.ok && line(r.words)).toBe('root=/dev/nfs nfsroot=10.0.0.5:/y,vers=3,noacl ip=dhcp rw quiet\n');
   });
 
   it('is idempotent', () => {

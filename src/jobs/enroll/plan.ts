@@ -230,7 +230,7 @@ function planCmdline(
   if (!edit.ok) throw refuse(L, edit.error, edit.hint);
   const ser = serializeCmdline(edit.words);
   if (!ser.ok) throw refuse(L, ser.error);
-  notes.push(`moving the root file system is not part of enroll: copy it to the ${s.root.kind === 'nfs' ? 'NFS root' : 'RBD image'} before the Pi boots with the new ${p.cmdlineName}`);
+  notes.push(`moving the root file system is not part of enroll: copy it to the ${s.root.kind === 'nfs' ? 'NFS root' : 'RBD image'} before the Pi boots with the new ${p.cmdlineName}${s.root.kind === 'nfs' ? ", and in the copy's /etc/fstab remove the line that mounts / from the SD card (systemd's remount of / fails on it at every boot)" : ''}`);
   return p.localCmdline !== ser.text ? { path: join(p.localDir, p.cmdlineName), before: p.localCmdline, after: ser.text } : undefined;
 }
 
