@@ -9,6 +9,8 @@
  *    <= 1/2 of the first run.
  *
  *   sudo node --import tsx bench/enroll.ts [runs] [pis]   (default 3 runs, 50 Pis)
+ * PINET_BENCH_BEFORE=<older checkout>/bin/pinet.js adds that pinet as one more
+ * tool, interleaved with the others, to compare before and after a change.
  * The Ansible baseline needs the Debian packages `ansible` and `rsync`; without ansible it is skipped.
  */
 import { execa } from 'execa';
@@ -55,7 +57,12 @@ async function done(t: Trial): Promise<void> {
   await rm(t.scratch, { recursive: true, force: true });
 }
 
+const BEFORE = process.env.PINET_BENCH_BEFORE;
+const enrollWith = (bin: string) => (t: Trial) =>
+  timeIt(process.execPath, [bin, 'enroll', '-F', t.fleet.sshConfig, '--nfs', NFS, '--export-dir', t.exp, '--state-dir', t.state, '--yes', '--json', '--concurrency', String(t.names.length), ...t.names]);
+
 const tools = {
+  ...(BEFORE ? { before: enrollWith(BEFORE) } : {}),
   pinet: (t: Trial) =>
     timeIt(process.execPath, [PINET, 'enroll', '-F', t.fleet.sshConfig, '--nfs', NFS, '--export-dir', t.exp, '--state-dir', t.state, '--yes', '--json', '--concurrency', String(t.names.length), ...t.names]),
   shell: (t: Trial) =>
@@ -85,7 +92,7 @@ async function measure(n: number, which: (keyof typeof tools)[]): Promise<Record
     for (const tool of which) {
       const t = await freshFleet(n);
       try {
-        times[tool]!.push(await tools[tool](t));
+        times[tool]!.push(await tools[tool]!(t));
       } finally {
         await done(t);
       }
@@ -95,15 +102,16 @@ async function measure(n: number, which: (keyof typeof tools)[]): Promise<Record
 }
 
 let ok = true;
-const base: (keyof typeof tools)[] = hasAnsible ? ['pinet', 'shell', 'ansible'] : ['pinet', 'shell'];
+const base = [...(BEFORE ? ['before'] : []), 'pinet', 'shell', ...(hasAnsible ? ['ansible'] : [])] as (keyof typeof tools)[];
 if (!hasAnsible) console.log('ansible-playbook not found (Debian package ansible): the Ansible baseline is skipped');
 
 const one = await measure(1, base);
-ok = report('enroll 1 Pi (fresh fleet each run)', one, [['pinet / shell', 'pinet', 'shell', 1.2]]) && ok;
+ok = report('enroll 1 Pi (fresh fleet each run)', one, [['pinet / shell', 'pinet', 'shell', 1.2], ...(BEFORE ? [['before / shell', 'before', 'shell', Infinity] as [string, string, string, number]] : [])]) && ok;
 
 const fifty = await measure(many, base);
 const r50: [string, string, string, number][] = [['pinet / shell (xargs -P)', 'pinet', 'shell', 1.0]];
 if (hasAnsible) r50.push(['pinet / Ansible', 'pinet', 'ansible', 0.25]);
+if (BEFORE) r50.push(['before / shell (xargs -P)', 'before', 'shell', Infinity]);
 ok = report(`enroll ${many} Pis, --concurrency ${many}`, fifty, r50) && ok;
 
 // The second run on enrolled Pis: a no-op that copies nothing.

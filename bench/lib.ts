@@ -34,7 +34,7 @@ export function report(title: string, medians: Record<string, number>, ratios: [
     const r = medians[a]! / medians[b]!;
     const pass = r <= limit;
     ok &&= pass;
-    console.log(`  ratio ${label}: ${r.toFixed(2)} (target <= ${limit}) ${pass ? 'OK' : 'MISSED'}`);
+    console.log(`  ratio ${label}: ${r.toFixed(2)}${Number.isFinite(limit) ? ` (target <= ${limit}) ${pass ? 'OK' : 'MISSED'}` : ''}`);
   }
   return ok;
 }
