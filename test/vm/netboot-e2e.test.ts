@@ -20,7 +20,8 @@ import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { describeAsRoot } from '../helpers/env.js';
-import { VmLab } from './lab.js';
+import { PINET, VmLab, waitFor } from './lab.js';
+import { execa } from 'execa';
 import { pinetIn } from './pinet-cli.js';
 import { checksAbout, doctor, makeNfsRoot, ownerOf, tftpRequest } from './scenario.js';
 import { VmPi } from './vm-pi.js';
@@ -135,10 +136,25 @@ describeAsRoot('VM lab: real kernels netboot what pinet enrolled', () => {
     })());
   }, 700_000);
 
+  /** `pinet watch --json` following the boot server's log through the power cycles (inside the LAN, so its SSH check reaches the Pis). */
+  const watchEvents: Array<{ type: string; pi?: { name: string; dir?: string }; stage?: string; seconds?: number; from?: string }> = [];
+
   test('power cycles: the net-first Pis reboot; pi-nfsroot gets its NFS root, loses its SD card and is powered on (in parallel)', async () => {
     await track((async () => {
+      const argv = lab.inLan([process.execPath, PINET, 'watch', '--json', '--log', lab.bootDnsmasq!.logFile, '--dnsmasq-conf', lab.bootDnsmasq!.confFile, '--export-dir', exportDir, '--state-dir', stateDir]);
+      const watch = execa(argv[0]!, argv.slice(1), { reject: false, env: { NO_COLOR: '1' } });
+      let buf = '';
+      watch.stdout!.on('data', (d: Buffer) => {
+        buf += d.toString();
+        for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 1);
+          if (line.trim()) watchEvents.push(JSON.parse(line) as (typeof watchEvents)[number]);
+        }
+      });
       const p = pi.nfsroot;
-      await Promise.all([
+      try {
+        await Promise.all([
         ...[pi.net, pi.allsq, pi.rootsq].map((q) => q.reboot(BOOT_MS)),
         (async () => {
           await makeNfsRoot(lab, p, join(rootsDir, p.serial8));
@@ -147,9 +163,30 @@ describeAsRoot('VM lab: real kernels netboot what pinet enrolled', () => {
           await p.powerOn();
           await p.waitForBoot({ after: p.vm.boots.length - 1, timeoutMs: BOOT_MS });
         })(),
-      ]);
+        ]);
+        // watch marks each Pi booted once its SSH port answers after its boot files.
+        const names = Object.values(pi).map((q) => q.name);
+        const booted = () => new Set(watchEvents.filter((e) => e.type === 'booted').map((e) => e.pi?.name));
+        await waitFor('pinet watch to see every Pi booted', () => names.every((n) => booted().has(n)), 120_000, 500).catch(() => undefined);
+      } finally {
+        watch.kill('SIGINT');
+        await watch;
+      }
     })());
-  }, BOOT_MS + 120_000);
+  }, BOOT_MS + 240_000);
+
+  test('pinet watch followed the real log live: every Pi booted from its directory, named from the inventory', () => {
+    for (const q of Object.values(pi)) {
+      const ev = watchEvents.find((e) => e.type === 'booted' && e.pi?.name === q.name);
+      expect(ev, `${q.name}: ${JSON.stringify(watchEvents.filter((e) => e.pi?.name === q.name).slice(-3))}`).toBeDefined();
+      expect(ev!.from).toBe(`${exportDir}/${q.serial8}`);
+      expect(ev!.pi!.dir).toBe(q.serial8);
+      // Its stages in order, DHCP through the kernel.
+      const stages = watchEvents.filter((e) => e.type === 'stage' && e.pi?.name === q.name).map((e) => e.stage);
+      expect(stages).toEqual(expect.arrayContaining(['firmware', 'kernel', 'loaded']));
+    }
+    expect(watchEvents.at(-1)?.type).toBe('summary');
+  });
 
   test('--boot-order net-first: the kernel came over TFTP, the root from the SD card, /boot/firmware over NFS', async () => {
     await track((async () => {
