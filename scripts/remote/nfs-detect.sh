@@ -17,6 +17,8 @@ section systemd; [ -d /run/systemd/system ] && echo yes
 section addresses; ip -o -4 addr show 2>/dev/null | awk '{ print $2, $4 }'
 section path
 if [ -e "$path" ] || [ -L "$path" ]; then $S stat -c '%F %a %u %g' -- "$path" 2>&1; else echo missing; fi
+# Who owns what is inside (uid:gid and a count): a squashing export needs it all to be the anonymous identity's.
+section path-owners; [ -d "$path" ] && $S find "$path" -mindepth 1 -printf '%U:%G\n' 2>/dev/null | sort | uniq -c
 section path-parent; d=${path%/*}; [ -n "$d" ] || d=/; if [ -d "$d" ]; then echo dir; else echo missing; fi
 
 section exportfs; command -v exportfs 2>/dev/null || { [ -x /usr/sbin/exportfs ] && echo /usr/sbin/exportfs; }

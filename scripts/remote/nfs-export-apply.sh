@@ -8,16 +8,16 @@
 # Ganesha reloaded). The files it replaces are backed up first; if the
 # server refuses the new export, the old files come back and it is told
 # again. Prints what the server now exports.
-# Arguments: STATE_DIR STAMP BACKEND FILE CONTENT PATH OWNER MODE MAIN_CONF MAIN_CONTENT RELOAD
+# Arguments: STATE_DIR STAMP BACKEND FILE CONTENT PATH OWNER MODE MAIN_CONF MAIN_CONTENT RELOAD [recursive]
 #   BACKEND       kernel-nfs or ganesha
 #   FILE CONTENT  pinet's config file and its new content (empty CONTENT: leave it)
-#   OWNER MODE    of the exported directory (uid:gid, octal)
+#   OWNER MODE    of the exported directory (uid:gid, octal); "recursive": everything in it gets OWNER too
 #   MAIN_CONF MAIN_CONTENT   ganesha: the main config and its new text (empty: leave it)
 #   RELOAD        hup (reload the exports) or restart (kernel-nfs: start the stopped NFS server;
 #                 ganesha: NFS versions changed, or not running)
 STATE=$1 STAMP=$2 BACKEND=$3 FILE=$4 CONTENT=$5 DIR=$6 OWNER=$7 MODE=$8 MAIN=$9
 shift 9
-MAIN_CONTENT=$1 RELOAD=$2
+MAIN_CONTENT=$1 RELOAD=$2 RECURSIVE=${3:-}
 take_lock "$STATE"
 BK=$STATE/backup/server-$STAMP
 OLD_FILE='' OLD_MAIN='' FILE_DONE='' MAIN_DONE=''
@@ -48,6 +48,7 @@ tell() {
 
 if [ -e "$DIR" ] && [ ! -d "$DIR" ]; then step_fail directory "$DIR exists and is not a directory"; exit 1; fi
 { mkdir -p "$DIR" && chown "$OWNER" "$DIR" && chmod "$MODE" "$DIR"; } || { step_fail directory "cannot create $DIR with owner $OWNER and mode $MODE"; exit 1; }
+if [ "$RECURSIVE" = recursive ] && ! chown -R -h "$OWNER" "$DIR"; then step_fail directory "cannot give what is in $DIR to $OWNER"; exit 1; fi
 step_done directory
 
 if ! mkdir -p "$BK" || ! chmod 700 "$STATE/backup" "$BK"; then step_fail backup "cannot create $BK"; exit 1; fi

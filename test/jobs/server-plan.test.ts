@@ -47,6 +47,7 @@ function nfsFacts(over: Partial<NfsServerFacts> = {}): NfsServerFacts {
     systemd: true,
     addresses: [['eth0', '10.86.5.3/24']],
     path: { kind: 'missing' },
+    owners: {},
     parentExists: true,
     kernel: { exportfs: true, active: 'active', etcExports: '', otherFiles: '', exportfsV: '' },
     ganesha: { binary: false },
@@ -131,6 +132,16 @@ describe('server setup plan', () => {
     const tftp = await plan(settings({ squash: 'tftp-user' }), nfsFacts(), bootFacts());
     expect(tftp.export?.content).toMatch(/\(rw,sync,no_subtree_check,all_squash,anonuid=105,anongid=65534\)/);
     expect(tftp.directory?.owner).toBe('105:65534');
+  });
+
+  it('a squash over boot files that belong to someone else (a Pi enrolled under another squash): they are given to the anonymous identity on the NFS server', async () => {
+    const owners = { '0:0': 400, '105:65534': 30 };
+    const p = await plan(settings({ squash: 'tftp-user' }), nfsFacts({ path: { kind: 'directory', mode: 0o755, uid: 105, gid: 65534 }, owners }), bootFacts());
+    expect(p.directory).toEqual({ owner: '105:65534', mode: '755', create: false, recursive: true });
+    expect(p.target.changes.find((c) => c.id === 'directory')?.summary).toMatch(/the 400 files and directories in it that belong to others too/);
+    // squash none: root writes anything, owners stay
+    const none = await plan(settings({ squash: 'none' }), nfsFacts({ path: { kind: 'directory', mode: 0o755, uid: 0, gid: 0 }, owners }), bootFacts());
+    expect(none.directory).toBeUndefined();
   });
 
   it('an existing directory with the wrong owner is changed, not recreated', async () => {

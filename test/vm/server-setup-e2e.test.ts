@@ -71,11 +71,16 @@ describeAsRoot('pinet server setup: real NFS servers, a boot server VM and a VM 
   let tftpUser = { uid: -1, gid: -1 };
   const facts: CycleFacts[] = [];
 
-  const track = <T>(p: Promise<T>): Promise<T> =>
-    p.catch((err: unknown) => {
+  /** The chain's steps build on each other: after a failure, the rest stop at once instead of waiting out their boots. */
+  let broken: string | undefined;
+  const track = <T>(p: Promise<T> | (() => Promise<T>), step = expect.getState().currentTestName ?? '?'): Promise<T> => {
+    if (broken) return Promise.reject(new Error(`not run: an earlier step failed (${broken})`));
+    return (typeof p === 'function' ? p() : p).catch((err: unknown) => {
       failed = true;
+      broken ??= step;
       throw err;
     });
+  };
 
   const nfsSource = () => `${nfs.ip}:${EXPORT}`;
 
@@ -197,14 +202,14 @@ describeAsRoot('pinet server setup: real NFS servers, a boot server VM and a VM 
 
       if (backend === 'ganesha' && firstOfBackend) {
         test('the user switches the NFS server from the Linux one to NFS-Ganesha (both installed)', async () => {
-          await track((async () => {
+          await track(async () => {
             await nfs.run('systemctl disable --now nfs-server; exportfs -ua; systemctl enable --now nfs-ganesha; systemctl is-active nfs-ganesha');
-          })());
+          });
         }, 300_000);
       }
 
       test('setup from nothing: the export, the boot server\'s NFS mount (read back as the TFTP user), dnsmasq restarted and serving TFTP', async () => {
-        await track((async () => {
+        await track(async () => {
           facts.push(f);
           const pidBefore = await dnsmasqPid();
           const r = await setup(backend, squash);
@@ -231,22 +236,22 @@ describeAsRoot('pinet server setup: real NFS servers, a boot server VM and a VM 
           const got = await tftpFromLan('e2e-probe.txt');
           expect(got).toBe('tftp-probe\n');
           await boot.run('rm -f /mnt/netboot/e2e-probe.txt');
-        })());
+        });
       }, PINET_MS);
 
       test('a second run changes nothing: up to date, the export, the mount and the running dnsmasq untouched', async () => {
-        await track((async () => {
+        await track(async () => {
           const before = [await exportedOptions(backend), await boot.run('cat /etc/fstab'), await boot.run('cat /etc/dnsmasq.d/pinet.conf'), await dnsmasqPid()];
           const r = await setup(backend, squash);
           expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
           expect(r.doc!.result.result).toBe('up to date');
           expect(r.doc!.plan.targets[0]!.changes).toEqual([]);
           expect([await exportedOptions(backend), await boot.run('cat /etc/fstab'), await boot.run('cat /etc/dnsmasq.d/pinet.conf'), await dnsmasqPid()]).toEqual(before);
-        })());
+        });
       }, PINET_MS);
 
       test(first ? 'pinet enroll copies the Pi onto the export setup built' : 'pinet enroll again: the Pi\'s files are given to whom the new squash needs', async () => {
-        await track((async () => {
+        await track(async () => {
           const r = await enroll();
           expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
           expect(r.doc.results[0]!.result).toMatch(/enrolled|up to date/);
@@ -254,27 +259,27 @@ describeAsRoot('pinet server setup: real NFS servers, a boot server VM and a VM 
           const stored = await statOnServer(`${EXPORT}/${pi.serial8}/vmlinuz`);
           if (owner) expect(stored).toMatch(new RegExp(`^${owner} `));
           expect(stored).toMatch(/ 644$/);
-        })());
+        });
       }, PINET_MS);
 
       if (firstOfBackend) {
         test('the Pi netboots through what setup built: kernel by TFTP from the boot server VM, /boot/firmware over NFS from the export', async () => {
-          await track((async () => {
+          await track(async () => {
             await pi.reboot(BOOT_MS);
             const b = pi.lastBootResult!;
             expect(b).toMatchObject({ outcome: 'booted', mode: 'NETWORK' });
             expect(tftpRequest(b, 'vmlinuz')).toMatchObject({ outcome: 'sent' });
             expect((await pi.run('findmnt -n -o SOURCE /boot/firmware')).trim()).toBe(`${nfsSource()}/${pi.serial8}`);
-          })());
+          });
         }, BOOT_MS + 60_000);
       } else {
         test('the Pi\'s /boot/firmware mount is made again (the NFS server was rolled back and set up under it)', async () => {
-          await track(remountPiBoot());
+          await track(() => remountPiBoot());
         }, 120_000);
       }
 
       test('a kernel update on the Pi, then its next network boot', async () => {
-        await track((async () => {
+        await track(async () => {
           const { old: oldKernel, new: newKernel } = lab.image.kernels;
           const from = (await pi.run('uname -r')).trim();
           const to = from === oldKernel ? newKernel : oldKernel;
@@ -296,11 +301,11 @@ describeAsRoot('pinet server setup: real NFS servers, a boot server VM and a VM 
             expect(u.code, u.stdout).toBe(0);
             expect(f.netboot.running).toBe(to);
           }
-        })());
+        });
       }, BOOT_MS + 420_000);
 
       test('pinet server rollback: the NFS server\'s files, the fstab line and the dnsmasq config as they were, the mount gone', async () => {
-        await track((async () => {
+        await track(async () => {
           const r = await pinet(['server', 'rollback', '--yes', '--json']);
           expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
           expect(await boot.run('cat /etc/fstab')).not.toContain('/mnt/netboot');
@@ -315,7 +320,7 @@ describeAsRoot('pinet server setup: real NFS servers, a boot server VM and a VM 
           }
           // The boot files stay.
           expect(await statOnServer(`${EXPORT}/${pi.serial8}/config.txt`)).toMatch(/ 644$/);
-        })());
+        });
       }, PINET_MS);
     });
   }
@@ -331,7 +336,7 @@ describeAsRoot('pinet server setup: real NFS servers, a boot server VM and a VM 
     const backend: Backend = 'ganesha';
 
     test('hostile paths and client lists: exit 2 naming the value, nothing run anywhere', async () => {
-      await track((async () => {
+      await track(async () => {
         const before = await snapshot();
         const cases: [string[], RegExp][] = [
           [['--nfs', `${nfs.ip}:/srv/boot files`], /--nfs.*(spaces|not)/],
@@ -349,22 +354,22 @@ describeAsRoot('pinet server setup: real NFS servers, a boot server VM and a VM 
         }
         for (const v of [boot, nfs]) expect((await v.ssh('test -e /tmp/pwned')).code).not.toBe(0);
         expect(await snapshot()).toEqual(before);
-      })());
+      });
     }, PINET_MS);
 
     test('clients that leave out the boot server: refused before anything changes', async () => {
-      await track((async () => {
+      await track(async () => {
         const before = await snapshot();
         const other = lab.subnet.replace(/^(\d+\.\d+)\.(\d+)\./, (_m, a: string, b: string) => `${a}.${Number(b) + 100}.`);
         const r = await setup(backend, 'none', ['--client', other]);
         expect(r.code).toBe(1);
         expect(`${r.doc?.result.error ?? ''}${r.stderr}`).toMatch(/boot server|subnet/);
         expect(await snapshot()).toEqual(before);
-      })());
+      });
     }, PINET_MS);
 
     test('an NFS host that refuses SSH, and one where the user has no sudo or sudo wants a password: refused, nothing changed', async () => {
-      await track((async () => {
+      await track(async () => {
         await nfs.run(
           [
             'set -e',
@@ -385,11 +390,11 @@ describeAsRoot('pinet server setup: real NFS servers, a boot server VM and a VM 
           expect(`${r.stdout}\n${r.stderr}`, on).toMatch(why);
         }
         expect(await snapshot()).toEqual(before);
-      })());
+      });
     }, PINET_MS);
 
     test('a sudo user with passwordless sudo on the NFS server can plan it (--dry-run): the plan, nothing changed', async () => {
-      await track((async () => {
+      await track(async () => {
         const before = await snapshot();
         const r = await pinet(['server', 'setup', '--export', backend, '--on', 'pi@nfs-server', '--nfs', nfsSource(), '--subnet', lab.subnet, '--dry-run', '--json']);
         expect(r.code, r.stderr).toBe(0);
@@ -397,11 +402,11 @@ describeAsRoot('pinet server setup: real NFS servers, a boot server VM and a VM 
         expect(doc.dryRun).toBe(true);
         expect(doc.plan.targets[0]!.changes.map((c) => c.id)).toEqual(expect.arrayContaining(['export', 'fstab', 'mount']));
         expect(await snapshot()).toEqual(before);
-      })());
+      });
     }, PINET_MS);
 
     test('an export path that exists as a file: refused, the file untouched', async () => {
-      await track((async () => {
+      await track(async () => {
         await nfs.run('echo keep > /srv/a-file');
         const before = await snapshot();
         const r = await pinet(['server', 'setup', '--export', backend, '--on', 'nfs-server', '--nfs', `${nfs.ip}:/srv/a-file`, '--subnet', lab.subnet, '--yes', '--json']);
@@ -409,11 +414,11 @@ describeAsRoot('pinet server setup: real NFS servers, a boot server VM and a VM 
         expect(`${r.stdout}${r.stderr}`).toMatch(/\/srv\/a-file exists and is not a directory/);
         expect((await nfs.run('cat /srv/a-file')).trim()).toBe('keep');
         expect(await snapshot()).toEqual(before);
-      })());
+      });
     }, PINET_MS);
 
     test('a mount point that is busy with another file system: refused, that mount left alone', async () => {
-      await track((async () => {
+      await track(async () => {
         await boot.run('mkdir -p /mnt/busy && (mountpoint -q /mnt/busy || mount -t tmpfs busy /mnt/busy) && echo mine > /mnt/busy/data');
         const before = await snapshot();
         const r = await setup(backend, 'none', ['--export-dir', '/mnt/busy']);
@@ -422,11 +427,11 @@ describeAsRoot('pinet server setup: real NFS servers, a boot server VM and a VM 
         expect((await boot.run('cat /mnt/busy/data')).trim()).toBe('mine');
         expect(await snapshot()).toEqual(before);
         await boot.run('umount /mnt/busy');
-      })());
+      });
     }, PINET_MS);
 
     test('dnsmasq --test rejects the configuration (another file in /etc/dnsmasq.d is broken): nothing is written, the running dnsmasq keeps its config', async () => {
-      await track((async () => {
+      await track(async () => {
         await boot.run("echo 'no-such-option=1' > /etc/dnsmasq.d/zz-broken.conf");
         const before = await snapshot();
         const r = await setup(backend, 'none');
@@ -434,11 +439,11 @@ describeAsRoot('pinet server setup: real NFS servers, a boot server VM and a VM 
         expect(`${r.doc?.result.error ?? ''}${r.stderr}`).toMatch(/dnsmasq rejects.*zz-broken\.conf/);
         expect(await snapshot()).toEqual(before);
         await boot.run('rm /etc/dnsmasq.d/zz-broken.conf');
-      })());
+      });
     }, PINET_MS);
 
     test('two setups at once: one sets up, the other refuses (locked), and the result is whole', async () => {
-      await track((async () => {
+      await track(async () => {
         const [a, b] = await Promise.all([setup(backend, 'none'), setup(backend, 'none')]);
         const both = `${a.stdout}${a.stderr}\n---\n${b.stdout}${b.stderr}`;
         // One applies; the other either finds the lock taken or, having waited its turn, nothing left to do.
@@ -451,11 +456,11 @@ describeAsRoot('pinet server setup: real NFS servers, a boot server VM and a VM 
         }
         const again = await setup(backend, 'none');
         expect(again.doc!.result.result).toBe('up to date');
-      })());
+      });
     }, 2 * PINET_MS);
 
     test('rollback while the export is in use on the boot server: refused at the unmount, nothing changed; then it works', async () => {
-      await track((async () => {
+      await track(async () => {
         await boot.run("setsid sh -c 'cd /mnt/netboot && exec sleep 600' > /dev/null 2>&1 < /dev/null & echo $! > /run/e2e-busy.pid");
         const before = await snapshot();
         const r = await pinet(['server', 'rollback', '--yes', '--json']);
@@ -466,7 +471,7 @@ describeAsRoot('pinet server setup: real NFS servers, a boot server VM and a VM 
         const ok = await pinet(['server', 'rollback', '--yes', '--json']);
         expect(ok.code, `${ok.stdout}${ok.stderr}`).toBe(0);
         expect((await boot.ssh('findmnt -n /mnt/netboot')).code).not.toBe(0);
-      })());
+      });
     }, 2 * PINET_MS);
   });
 });

@@ -316,7 +316,7 @@ async function chownTree(path: string, owner: { uid: number; gid: number }): Pro
     } catch (err) {
       const again = await lstat(path);
       if (again.uid !== owner.uid || again.gid !== owner.gid) {
-        throw new PinetError(`cannot give ${path} to ${owner.uid}:${owner.gid} (${(err as NodeJS.ErrnoException).code ?? err})`, { hint: 'the export squashes the Pis: its files must belong to the anonymous user, or their kernel updates fail; check the export' });
+        throw new PinetError(`cannot give ${path} to ${owner.uid}:${owner.gid} (${(err as NodeJS.ErrnoException).code ?? err})`, { hint: 'the export squashes this boot server too, so only the NFS server can give them away: run pinet server setup again (it gives the files in the export to the anonymous identity there), then enroll again' });
       }
     }
   }

@@ -17,6 +17,8 @@ export interface NfsServerFacts {
   /** Interface and address/prefix, e.g. ["eth0", "10.86.5.3/24"]. */
   addresses: [string, string][];
   path: { kind: 'missing' | 'directory' | 'other'; mode?: number; uid?: number; gid?: number };
+  /** What is inside the exported directory, by owner: "uid:gid" → how many files and directories. */
+  owners: Record<string, number>;
   parentExists: boolean;
   kernel: { exportfs: boolean; active?: string; file?: string; etcExports: string; otherFiles: string; exportfsV: string };
   ganesha: { binary: boolean; running?: string; conf?: string; block?: string };
@@ -44,6 +46,13 @@ export function parseNfsFacts(out: ScriptOutput, label: string, local: boolean):
         : pm
           ? { kind: pm[1] === 'directory' ? 'directory' : 'other', mode: parseInt(pm[2]!, 8), uid: Number(pm[3]), gid: Number(pm[4]) }
           : { kind: 'other' },
+    owners: Object.fromEntries(
+      t('path-owners')
+        .split('\n')
+        .map((l) => /^\s*(\d+) (\d+:\d+)$/.exec(l))
+        .filter((m): m is RegExpExecArray => m !== null)
+        .map((m) => [m[2]!, Number(m[1])]),
+    ),
     parentExists: t('path-parent').trim() === 'dir',
     kernel: {
       exportfs: t('exportfs').trim() !== '',

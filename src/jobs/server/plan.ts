@@ -80,8 +80,10 @@ export interface ServerPlan {
     /** hup: reload the exports; restart: (re)start the server (Ganesha's NFS versions changed, or the server is stopped). */
     reload: 'hup' | 'restart';
   };
+  /** How many files and directories in the exported directory belong to someone else than the squash needs. */
+  ownedByOthers?: number;
   /** The exported directory's owner (uid:gid) and mode, when it must be created or changed. */
-  directory?: { owner: string; mode: string; create: boolean };
+  directory?: { owner: string; mode: string; create: boolean; /** Also give what is inside to the owner (a squashing export over existing boot files). */ recursive?: boolean };
   mount?: { fstab?: { before: string; after: string }; mount: boolean };
   dnsmasq?: { before: string | null; after: string };
   /** --export ceph: the ceph commands to run on the admin host. */
@@ -204,7 +206,11 @@ export async function planServer(input: ServerPlanInput): Promise<ServerPlan> {
     const owner = s.squash === 'none' ? '0:0' : `${anon.uid}:${anon.gid}`;
     const [ou, og] = owner.split(':').map(Number);
     const p = n.path;
-    if (p.kind === 'missing' || p.uid !== ou || p.gid !== og || p.mode !== 0o755) plan.directory = { owner, mode: '755', create: p.kind === 'missing' };
+    // Squashed Pis can only replace files their anonymous identity owns, and neither they nor this
+    // boot server (squashed too) may chown the files of a Pi enrolled before: pinet does it here, as root.
+    const others = s.squash === 'none' ? 0 : Object.entries(n.owners).reduce((k, [o, count]) => (o === owner ? k : k + count), 0);
+    if (p.kind === 'missing' || p.uid !== ou || p.gid !== og || p.mode !== 0o755 || others > 0) plan.directory = { owner, mode: '755', create: p.kind === 'missing', ...(others > 0 ? { recursive: true } : {}) };
+    if (others > 0) plan.ownedByOthers = others;
   }
   if (plan.directory) {
     changes.push({
@@ -212,7 +218,7 @@ export async function planServer(input: ServerPlanInput): Promise<ServerPlan> {
       kind: plan.directory.create ? 'create-dir' : 'write-file',
       target: n.label,
       path: s.path,
-      summary: `${plan.directory.create ? 'create' : 'set owner and mode of'} ${s.path} on ${n.label}: owner ${plan.directory.owner}, mode 0755`,
+      summary: `${plan.directory.create ? 'create' : 'set owner and mode of'} ${s.path} on ${n.label}: owner ${plan.directory.owner}, mode 0755${plan.directory.recursive ? `; the ${plan.ownedByOthers} files and directories in it that belong to others too` : ''}`,
       reason: s.squash === 'none' ? 'the exported directory; the Pis write their boot files as root' : `the squashed Pis write as ${anon.uid}:${anon.gid}, so the directories they write into must be theirs`,
     });
   }

@@ -174,7 +174,7 @@ export function serverApplyTasks(env: ServerEnv): Task<ServerTarget>[] {
         const p = plan(c);
         const e = p.export;
         const dir = p.directory ?? { owner: p.settings.squash === 'none' ? '0:0' : `${p.anon.uid}:${p.anon.gid}`, mode: '755' };
-        const args = [PI_STATE_DIR, env.stamp, s.backend, e?.file ?? '', e?.content ?? '', s.path, dir.owner, dir.mode, e?.main ? GANESHA_CONF : '', e?.main?.after ?? '', e?.reload ?? 'hup'];
+        const args = [PI_STATE_DIR, env.stamp, s.backend, e?.file ?? '', e?.content ?? '', s.path, dir.owner, dir.mode, e?.main ? GANESHA_CONF : '', e?.main?.after ?? '', e?.reload ?? 'hup', p.directory?.recursive ? 'recursive' : ''];
         const out = await runScript(c.nfsHost!, 'nfs-export-apply', args, { sudo: true, step: `exporting ${s.path}`, onFail: 'return', timeoutMs: 120_000 });
         for (const x of out.done) t.step(x, 'done');
         for (const x of out.undone) t.step(x, 'undone');
@@ -336,6 +336,7 @@ function cephHostFacts(f: CephFacts, label: string, local: boolean): NfsServerFa
     systemd: false,
     addresses: [],
     path: { kind: 'missing' },
+    owners: {},
     parentExists: true,
     kernel: { exportfs: false, etcExports: '', otherFiles: '', exportfsV: '' },
     ganesha: { binary: false },
