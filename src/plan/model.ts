@@ -66,8 +66,9 @@ export function isEmptyTarget(t: TargetPlan): boolean {
   return t.changes.length === 0;
 }
 
+/** Nothing to change: every target was planned and needs nothing (a run whose targets were all refused is not up to date). */
 export function isEmptyPlan(plan: Plan): boolean {
-  return plan.targets.every(isEmptyTarget);
+  return plan.targets.length > 0 && plan.targets.every(isEmptyTarget);
 }
 
 export function planToJson(plan: Plan): unknown {

@@ -136,7 +136,7 @@ export class ServerChain {
   /** A file from the boot server VM's TFTP server, fetched from the LAN as a Pi would. */
   async tftpFromLan(file: string): Promise<string> {
     const argv = this.lab.inLan([process.execPath, '--import', 'tsx', fileURLToPath(new URL('./tftp-get.ts', import.meta.url)), this.boot.ip, file]);
-    const r = await execa(argv[0]!, argv.slice(1), { reject: false, timeout: 60_000 });
+    const r = await execa(argv[0]!, argv.slice(1), { reject: false, timeout: 60_000, stripFinalNewline: false });
     if (r.exitCode !== 0) throw new Error(`TFTP ${file} from ${this.boot.ip}: ${r.stderr}`);
     return String(r.stdout);
   }

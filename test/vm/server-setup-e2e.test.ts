@@ -223,7 +223,7 @@ describeAsRoot('pinet server setup: real NFS servers, a boot server VM and a VM 
         const before = await snapshot();
         const other = g.lab.subnet.replace(/^(\d+\.\d+)\.(\d+)\./, (_m: string, a: string, b: string) => `${a}.${Number(b) + 100}.`);
         const r = await g.setup('none', ['--client', other]);
-        expect(r.code).toBe(1);
+        expect(r.code, `${r.stdout}${r.stderr}`).toBe(2);
         expect(`${r.doc?.result.error ?? ''}${r.stderr}`).toMatch(/boot server|subnet/);
         expect(await snapshot()).toEqual(before);
       });
@@ -241,7 +241,7 @@ describeAsRoot('pinet server setup: real NFS servers, a boot server VM and a VM 
         const before = await snapshot();
         const unreachable = g.lab.addr(9);
         const cases: [string, RegExp][] = [
-          [`root@${unreachable}`, new RegExp(`${unreachable.replace(/\./g, '\\.')}.*(refused|unreachable|timed out|no route)`, 'i')],
+          [`root@${unreachable}`, new RegExp(`${unreachable.replace(/\./g, '\\.')}.*(refused|unreach|timed out|no route)`, 'i')],
           ['nosudo@nfs-server', /no sudo/],
           ['pwsudo@nfs-server', /sudo needs a password/],
         ];
