@@ -13,9 +13,17 @@ import { RemoteCommandError, RemoteError } from './errors.js';
 import type { ExecOptions, ExecResult, StartedCommand } from './remote-host.js';
 
 export class LocalHost {
-  readonly label = 'this machine';
+  readonly label: string;
   readonly user = userInfo().username;
   readonly isRoot = process.getuid?.() === 0;
+
+  /**
+   * `as`: run every command with this uid and gid and no supplementary group
+   * (Node's spawn drops them), e.g. as dnsmasq's TFTP user; needs root.
+   */
+  constructor(private readonly opts: { as?: { uid: number; gid: number; name: string } } = {}) {
+    this.label = opts.as ? `this machine (as ${opts.as.name})` : 'this machine';
+  }
 
   private argv(argv: readonly string[], opts: { sudo?: boolean; timeoutMs?: number }): string[] {
     let words = [...argv];
@@ -27,7 +35,8 @@ export class LocalHost {
   async start(argv: readonly string[], opts: Omit<ExecOptions, 'reject'> = {}): Promise<StartedCommand> {
     const step = opts.step ?? `running ${argv[0] ?? 'a command'}`;
     const [cmd, ...args] = this.argv(argv, opts);
-    const child = spawn(cmd!, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const as = this.opts.as;
+    const child = spawn(cmd!, args, { stdio: ['pipe', 'pipe', 'pipe'], ...(as ? { uid: as.uid, gid: as.gid } : {}) });
     let stderr = '';
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (d: string) => {

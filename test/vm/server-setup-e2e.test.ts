@@ -334,5 +334,38 @@ describeAsRoot('pinet server setup: real NFS servers, a boot server VM and a VM 
         expect((await g.boot.ssh('findmnt -n /mnt/netboot')).code).not.toBe(0);
       });
     }, 2 * PINET_MS);
+
+    test("the article's hand-made export (every access squashed to nobody), used as it is: doctor's verdict on a 0600 kernel agrees with the real TFTP server", async () => {
+      await track(async () => {
+        const serial = g.pi.serial8;
+        // By hand on the NFS server, as the article did: all squashed to nobody; the Pi's files copied there, its kernel 0600.
+        await g.nfs.run(
+          [
+            'set -e',
+            'rm -rf /srv/article && mkdir -p /srv/article',
+            `cp -a ${EXPORT}/${serial} /srv/article/`,
+            `chown -R 65534:65534 /srv/article && chmod 0600 /srv/article/${serial}/vmlinuz`,
+            "cat > /etc/ganesha/article.conf <<'X'",
+            'EXPORT { Export_Id = 9; Path = "/srv/article"; Pseudo = "/srv/article"; Access_Type = RW; Squash = All_Squash; Anonymous_Uid = 65534; Anonymous_Gid = 65534; Protocols = 3, 4; FSAL { Name = VFS; } }',
+            'X',
+            'grep -q article.conf /etc/ganesha/ganesha.conf || echo \'%include "/etc/ganesha/article.conf"\' >> /etc/ganesha/ganesha.conf',
+            'systemctl restart nfs-ganesha',
+          ].join('\n'),
+        );
+        const r = await g.pinet(['server', 'setup', '--export', 'existing', '--nfs', `${g.nfs.ip}:/srv/article`, '--subnet', g.lab.subnet, '--yes', '--json']);
+        expect(r.code, `${r.stdout}${r.stderr}`).toBe(0);
+        // dnsmasq reads as dnsmasq:dip; the NFS server maps it to nobody, the file's owner: it is served.
+        const served = await g.tftpFromLan(`${serial}/vmlinuz`).then(() => true, () => false);
+        expect(served).toBe(true);
+        const d = await g.pinet(['doctor', '--json', '--export-dir', '/mnt/netboot']);
+        const report = JSON.parse(d.stdout) as { groups: { name: string; checks: { id: string; status: string; evidence?: string[] }[] }[] };
+        const readable = report.groups.flatMap((x) => (x.name.includes(serial) ? x.checks : [])).filter((c) => c.id === 'export.readable');
+        expect(readable, d.stdout).toHaveLength(1);
+        expect(readable[0]!.status).toBe('ok');
+        expect((readable[0]!.evidence ?? []).join(' ')).toMatch(/the NFS server .* lets dnsmasq open them/);
+        const back = await g.pinet(['server', 'rollback', '--yes', '--json']);
+        expect(back.code, `${back.stdout}${back.stderr}`).toBe(0);
+      });
+    }, 2 * PINET_MS);
   });
 });

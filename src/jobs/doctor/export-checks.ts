@@ -15,6 +15,7 @@ import { decodeRevision, type Board } from '../../pi/revision.js';
 import { canRead, octal, type UnixUser } from '../../server/perms.js';
 import type { Inventory, InventoryEntry } from '../../server/state.js';
 import { fail, ok, skip, warn, type Check, type CheckGroup } from './model.js';
+import { servedByNfs, unreadableAs } from './served.js';
 
 /** Checked when the inventory does not say which board owns a directory. */
 const ASSUMED_BOARD = 'c03111';
@@ -137,18 +138,27 @@ export async function checkExportDirs(
     // readable by the TFTP server's user
     // One line per cause: a directory without search permission blocks every file below it.
     const denied = new Map<string, number>();
+    // On an NFS mount the NFS server decides: ask it, by opening each file as the TFTP user.
+    const nfs = await servedByNfs(path);
+    const real = nfs ? await unreadableAs(tftpUser, target.present.map((f) => join(path, f))).catch(() => undefined) : undefined;
+    let allowedBySquash = 0;
     for (const f of target.present) {
       const a = await canRead(tftpUser, join(path, f));
-      if (!a.ok) denied.set(`${a.path}: ${a.reason}`, (denied.get(`${a.path}: ${a.reason}`) ?? 0) + 1);
+      const refused = real ? real.has(join(path, f)) : !a.ok;
+      if (refused) {
+        const line = !a.ok ? `${a.path}: ${a.reason}` : `${join(path, f)}: the NFS server (${nfs!.source}) refuses it to ${tftpUser.name} although the mode bits allow it`;
+        denied.set(line, (denied.get(line) ?? 0) + 1);
+      } else if (!a.ok) allowedBySquash++;
     }
+    const note = !allowedBySquash ? tftpUserNote : `${tftpUserNote}; ${allowedBySquash} of them the mode bits would refuse, but the NFS server (${nfs!.source}) lets ${tftpUser.name} open them (its squash maps it to their owner), and dnsmasq only needs to open them`;
     const blocked = [...denied.values()].reduce((n, c) => n + c, 0);
     if (blocked) {
       const causes = [...denied].map(([line, n]) => (n > 1 ? `${line} (${n} boot files below it)` : line));
       checks.push(
-        fail('export.readable', 'readable by TFTP', `${blocked} boot file${blocked === 1 ? '' : 's'} cannot be read by "${tftpUser.name}", the TFTP server's user (it answers "Permission denied")`, `chmod -R a+rX ${path}; keep it so after kernel updates with pinet's hook (pinet enroll${entry ? ` ${entry.host}` : ''}) or an export that squashes to ${tftpUser.name}`, [...causes, tftpUserNote]),
+        fail('export.readable', 'readable by TFTP', `${blocked} boot file${blocked === 1 ? '' : 's'} cannot be read by "${tftpUser.name}", the TFTP server's user (it answers "Permission denied")`, `chmod -R a+rX ${path}; keep it so after kernel updates with pinet's hook (pinet enroll${entry ? ` ${entry.host}` : ''}) or an export that squashes to ${tftpUser.name}`, [...causes, note]),
       );
     } else if (target.present.length) {
-      checks.push(ok('export.readable', 'readable by TFTP', `"${tftpUser.name}" can read every boot file and search every directory above them`, [tftpUserNote]));
+      checks.push(ok('export.readable', 'readable by TFTP', `"${tftpUser.name}" can read every boot file and search every directory above them`, [note]));
     }
 
     // cmdline.txt
