@@ -336,9 +336,15 @@ exec run-parts --arg="$version" --arg="/boot/initrd.img-$version" /etc/initramfs
 `;
 
 /**
- * The fake of Ubuntu's flash-kernel hooks: copy the kernel and initramfs of a
- * version into /boot/firmware as vmlinuz and initrd.img, keeping the source
- * file's mode (Ubuntu's kernels are 0600 root), and the previous ones as .bak.
+ * The fake of Ubuntu's flash-kernel hooks: install the kernel and initramfs of
+ * a version into /boot/firmware as vmlinuz and initrd.img with the same
+ * commands the real flash-kernel runs for a Pi (its "generic" method with
+ * Boot-Kernel-Path: `cp` of /boot/vmlinuz-VERSION into a temporary directory,
+ * then backup_and_install: `mv` of the old file to .bak and `mv` of the new
+ * one into place; functions in flash-kernel 3.x). So the file keeps the
+ * source's mode (Ubuntu's kernels are 0600 root), and on an NFS mount the
+ * server's rules for rename and for mv's copy across file systems apply, as
+ * they do on a real Pi.
  */
 const HOOK_FLASH_KERNEL = `#!/bin/sh
 # Fake of Ubuntu's flash-kernel hook (pinet test fleet).
@@ -348,8 +354,9 @@ exec /usr/sbin/flash-kernel "$1"
 
 const FLASH_KERNEL = `#!/bin/sh
 # Fake flash-kernel (pinet test fleet): installs /boot/vmlinuz-VERSION and
-# /boot/initrd.img-VERSION into /boot/firmware as vmlinuz and initrd.img,
-# keeping the modes of the source files (Ubuntu installs kernels 0600 root).
+# /boot/initrd.img-VERSION into /boot/firmware as vmlinuz and initrd.img the
+# way flash-kernel's generic method does (cp to a temporary directory, then
+# mv the old file to .bak and mv the new one into place).
 set -e
 version="\${1:-}"
 if [ -z "$version" ]; then
@@ -357,14 +364,16 @@ if [ -z "$version" ]; then
 fi
 fw=/boot/firmware
 [ -d "$fw" ] || { echo "flash-kernel: $fw is not a directory" >&2; exit 1; }
+tmpdir=$(mktemp -d -t flash-kernel.XXXXXXXX)
+trap 'rm -rf "$tmpdir"' EXIT
 echo "flash-kernel: installing version $version"
 for pair in "vmlinuz-$version:vmlinuz" "initrd.img-$version:initrd.img"; do
   src="/boot/\${pair%%:*}"; name="\${pair#*:}"; dst="$fw/$name"
   [ -e "$src" ] || continue
-  if [ -e "$dst" ]; then echo "Taking backup of $name."; cp -p "$dst" "$dst.bak"; fi
+  cp "$src" "$tmpdir/$name"
+  if [ -e "$dst" ]; then echo "Taking backup of $name."; mv "$dst" "$dst.bak"; fi
   echo "Installing new $name."
-  cp -p "$src" "$dst.new"
-  mv "$dst.new" "$dst"
+  mv "$tmpdir/$name" "$dst"
 done
 `;
 
