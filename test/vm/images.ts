@@ -124,11 +124,23 @@ async function describe(dir: string, hash: string, builtInMs: number | null): Pr
   };
 }
 
+let ensured: Promise<LabImage> | undefined;
+
 /**
  * The image, from the cache or built now (a few minutes; the build's log is
- * `<cache>/<hash>.log`). Concurrent callers wait for one build.
+ * `<cache>/<hash>.log`). Concurrent callers wait for one build: other
+ * processes on the cache's lock, callers in this process (two labs starting
+ * at once) on the same promise.
  */
-export async function ensureImage(opts: { log?: (line: string) => void } = {}): Promise<LabImage> {
+export function ensureImage(opts: { log?: (line: string) => void } = {}): Promise<LabImage> {
+  ensured ??= findOrBuild(opts).catch((err: unknown) => {
+    ensured = undefined;
+    throw err;
+  });
+  return ensured;
+}
+
+async function findOrBuild(opts: { log?: (line: string) => void }): Promise<LabImage> {
   await mkdir(CACHE_ROOT, { recursive: true });
   const inputs = join(CACHE_ROOT, `.inputs-${process.pid}`);
   await rm(inputs, { recursive: true, force: true });
