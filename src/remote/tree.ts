@@ -494,8 +494,9 @@ export async function fetchFiles(
   }
   const ended = await started.done;
   if (ended.code !== 0 && ended.code !== 1) {
-    const why = ended.code === 3 ? 'no such directory' : lastLine(ended.stderr) || `tar exited with status ${ended.code}`;
-    throw new RemoteError('remote-file', host.label, step, `${step} failed: ${why}`);
+    // tar's last line only says it failed; the line before says why ("./x: Cannot stat: No such file or directory").
+    const why = ended.code === 3 ? 'no such directory' : lastLine(ended.stderr.replace(/^.*Exiting with failure status.*$/gm, '')) || `tar exited with status ${ended.code}`;
+    throw new RemoteError('remote-file', host.label, step, `${step} failed: ${why}`, { hint: 'the files changed or vanished on the host; run again' });
   }
   if (extractError !== undefined) {
     throw new RemoteError('remote-file', host.label, step, `${step} failed: ${extractError instanceof Error ? extractError.message : String(extractError)}`, { cause: extractError });

@@ -68,10 +68,10 @@ function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
 
-/** One target's moved bytes of a kind, as its finished line says them: "sent 3.4 MB over the network in 1.2 s (2.8 MB/s)". */
+/** One target's moved bytes of a kind, as its finished line says them: "sent 3.4 MB over the network in 1.2 s, 2.8 MB/s". */
 function movedText(kind: MovedKind, m: Moved): string {
   const r = rate(m.bytes, m.last - m.start);
-  return `${KIND_TEXT[kind].done} ${size(m.bytes)} ${kind === 'network' ? 'over the network' : 'locally'} in ${seconds(m.last - m.start)}${r ? ` (${r})` : ''}`;
+  return `${KIND_TEXT[kind].done} ${size(m.bytes)} ${kind === 'network' ? 'over the network' : 'locally'} in ${seconds(m.last - m.start)}${r ? `, ${r}` : ''}`;
 }
 
 /** All targets' moved bytes of a kind: "over the network: 171.2 MB of 171.2 MB from 50 Pis in 3.4 s (50.3 MB/s)". */
