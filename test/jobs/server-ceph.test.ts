@@ -111,6 +111,8 @@ describe('ceph plan', () => {
       [() => planCeph(S({ fs: 'other-fs' }), f(), 'admin'), /there is no CephFS file system other-fs \(ceph fs ls: homenet-fs\)/],
       [() => planCeph(S(), parseCephFacts(detectOutput({ ...fresh, 'export-ls': rec('nfs-export-ls-unknown-cluster') })), 'admin'), /no NFS cluster hn-nfs .*without an orchestrator/],
       [() => planCeph(S({ subvolume: 'picluster-boot', fs: 'homenet-fs' }), { ...parseCephFacts(detectOutput(exported)), subvolume: { exists: true, path: '/volumes/_nogroup/other/1', mode: 0o777, uid: 0, gid: 0 } }, 'admin'), /pseudo path \/picluster-boot belongs to another export/],
+      // An export at the pseudo path while the subvolume does not exist is someone else's (export apply would take it over).
+      [() => planCeph(S(), parseCephFacts(detectOutput({ ...fresh, 'export-ls': rec('nfs-export-ls-detailed'), 'export-info': rec('nfs-export-info') })), 'admin'), /pseudo path \/picluster-boot belongs to another export .*the subvolume no-such-subvolume does not exist/],
       [() => planCeph(S({ nfsRoot: true }), f(), 'admin'), /NFSv4 only/],
     ];
     for (const [fn, msg] of cases) expect(fn).toThrow(msg);
