@@ -117,7 +117,14 @@ export function prepareTasks(env: EnrollEnv): Task<EnrollPi>[] {
         const dir = exportDirOf(d);
         const localDir = dir ? join(env.settings.exportDir, dir) : undefined;
         const local = localDir ? await listTree(localDir) : new Map();
-        const localCmdline = localDir ? await readFile(join(localDir, cmdlineNameOf(d)), 'utf8').catch(() => null) : null;
+        // Its text matters only to a cmdline.txt enroll manages (--root nfs/rbd, or the root a previous
+        // --root recorded); otherwise whether it is there is enough, and an up-to-date run reads no file
+        // of the export, only its listing.
+        const name = cmdlineNameOf(d);
+        const serial = d.facts.serial.known ? d.facts.serial.value.full : undefined;
+        const managed = env.settings.root.kind !== 'keep' || (serial !== undefined && env.inventory.pis[serial]?.root !== undefined);
+        const there = local.get(name)?.type === 'file';
+        const localCmdline = !localDir || !there ? null : managed ? await readFile(join(localDir, name), 'utf8').catch(() => null) : '';
         c.plan = await planPi({ detected: d, settings: env.settings, inventory: env.inventory, local, localCmdline });
       },
     },
