@@ -36,7 +36,7 @@ export interface CephSettings {
   squash: Squash;
   /** The Pis mount their root over NFS (needs NFSv3). */
   nfsRoot: boolean;
-  /** Where an orchestrator would place a new NFS cluster (the NFS server's host). */
+  /** Where an orchestrator would place a new NFS cluster: the NFS server's host (--nfs), by the name or address the orchestrator knows it by. */
   placement: string;
 }
 
@@ -68,6 +68,8 @@ export interface CephFacts {
   /** pinet's export, by its pseudo path. */
   export?: CephExport;
   orchestrator: boolean;
+  /** The orchestrator's hosts (`ceph orch host ls`): a placement names one of them. */
+  orchestratorHosts: { hostname: string; addr: string }[];
 }
 
 function out(o: ScriptOutput, name: string): { text: string; rc: number } {
@@ -92,6 +94,7 @@ export function parseCephFacts(o: ScriptOutput): CephFacts {
     cluster: false,
     exports: [],
     orchestrator: false,
+    orchestratorHosts: [],
   };
   if (!facts.cli) return facts;
   const v = out(o, 'version');
@@ -133,6 +136,14 @@ export function parseCephFacts(o: ScriptOutput): CephFacts {
     }
   }
   facts.orchestrator = out(o, 'orch').rc === 0 && /"available"\s*:\s*true/.test(out(o, 'orch').text);
+  const hosts = out(o, 'orch-hosts');
+  if (hosts.rc === 0) {
+    try {
+      facts.orchestratorHosts = (JSON.parse(hosts.text) as { hostname: string; addr: string }[]).map((h) => ({ hostname: String(h.hostname), addr: String(h.addr) }));
+    } catch {
+      // none known: a new cluster is refused with the reason
+    }
+  }
   return facts;
 }
 
@@ -201,7 +212,13 @@ export function planCeph(s: CephSettings, f: CephFacts, label: string): CephPlan
     if (!f.orchestrator) {
       throw refuse(`${label}: there is no NFS cluster ${s.cluster} (${f.clusterError ?? 'ceph nfs export ls failed'}), and without an orchestrator (cephadm or rook) ceph nfs cluster create cannot make one`, `create the NFS cluster ${s.cluster} with your orchestrator, or pass --ceph-cluster with an existing one`);
     }
-    steps.push({ argv: ['ceph', 'nfs', 'cluster', 'create', s.cluster, s.placement], summary: `create the NFS cluster ${s.cluster} on ${s.placement} (the orchestrator deploys Ganesha)`, reason: 'the article\'s ceph nfs cluster create: the NFS-Ganesha that serves the export', creates: true });
+    // The orchestrator places daemons on the hosts it manages, by their names (cephadm: "Cannot place … Unknown hosts"); --nfs may name the host by its address.
+    const host = f.orchestratorHosts.find((h) => h.hostname === s.placement) ?? f.orchestratorHosts.find((h) => h.addr === s.placement);
+    if (!host) {
+      const known = f.orchestratorHosts.map((h) => `${h.hostname} (${h.addr})`).join(', ') || 'none';
+      throw refuse(`${label}: there is no NFS cluster ${s.cluster}, and the orchestrator manages no host ${s.placement} to run its NFS-Ganesha on (ceph orch host ls: ${known})`, `create it yourself on one of those hosts (ceph nfs cluster create ${s.cluster} <host>) and point --nfs at that host, then run pinet server setup again`);
+    }
+    steps.push({ argv: ['ceph', 'nfs', 'cluster', 'create', s.cluster, host.hostname], summary: `create the NFS cluster ${s.cluster} on ${host.hostname} (the orchestrator deploys Ganesha there)`, reason: 'the article\'s ceph nfs cluster create: the NFS-Ganesha that serves the export', creates: true });
   }
   const group = s.group ? ['--group_name', s.group] : [];
   const mode = subvolumeMode(s.squash);
