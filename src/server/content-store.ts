@@ -148,7 +148,9 @@ export class ContentStore {
         await unlink(part);
         return { ok: false, sha256, size };
       }
-      await chmod(part, 0o400);
+      // 0644 as every file of a Pi's directory: copies take the mode of their source (libuv), so
+      // they need no chmod. Nobody but root enters the store (0700), and no mode stops root.
+      await chmod(part, 0o644);
       await rename(part, path);
     } catch (err) {
       await rm(part, { force: true }).catch(() => undefined);
@@ -168,8 +170,8 @@ export class ContentStore {
   }
 
   /**
-   * Makes `dest` (which must not exist) a copy of the content `k`, and
-   * returns its size. Before copying, the store's file must be exactly the
+   * Makes `dest` (which must not exist) a copy of the content `k`, mode 0644,
+   * and returns its size. Before copying, the store's file must be exactly the
    * file that was verified (same inode, size, mtime and ctime: any write to
    * it, or a replacement, changes them), and after, the copy must be a
    * regular file of the content's size. The bytes of a copy are not read

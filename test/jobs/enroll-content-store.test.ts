@@ -129,7 +129,7 @@ describe('the content store', () => {
     expect(await store.receive(key, from(content), (n) => (counted += n))).toEqual({ ok: true });
     expect(counted).toBe(content.length);
     expect(store.has(key)).toBe(true);
-    expect((await stat(join(store.dir, contentName(key)))).mode & 0o777).toBe(0o400);
+    expect((await stat(join(store.dir, contentName(key)))).mode & 0o777).toBe(0o644);
     const other = Buffer.from('not what the Pi hashed');
     const wrong = { sha256: sha('what the Pi hashed'), size: other.length };
     expect(await store.receive(wrong, from(other))).toEqual({ ok: false, sha256: sha(other), size: other.length });
@@ -149,6 +149,7 @@ describe('the content store', () => {
       const inodes = new Set<number>();
       for (const d of dests) {
         expect((await readFile(d)).equals(content)).toBe(true);
+        expect((await stat(d)).mode & 0o777).toBe(0o644);
         inodes.add((await stat(d)).ino);
       }
       expect(inodes.size).toBe(3);

@@ -20,7 +20,7 @@
  * unchanged before it is copied; each copy's size is checked (see
  * ContentStore.copyTo for why the copies' bytes are not read back).
  */
-import { chmod, mkdir, utimes } from 'node:fs/promises';
+import { mkdir, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { PinetError } from '../../errors.js';
 import { mb } from '../../server/export.js';
@@ -142,8 +142,7 @@ export async function fillFromStore(env: EnrollEnv, c: EnrollPi, staging: string
       made.add(parent);
     }
     const key: ContentKey = { sha256: f.sha256, size: f.size };
-    await store.copyTo(key, dest);
-    await chmod(dest, 0o644);
+    await store.copyTo(key, dest); // 0644, as the store's files
     const mtime = Math.floor(listed.get(f.path)!.mtimeMs / 1000);
     await utimes(dest, mtime, mtime);
     done += f.size;
