@@ -76,6 +76,8 @@ async function identityOf(path: string): Promise<string> {
 
 export class ContentStore {
   private readonly stored = new Map<string, Stored>();
+  /** Copies to be made of each content (by name), also of those not here yet. */
+  private readonly uses = new Map<string, number>();
   private bytesStored = 0;
 
   private constructor(
@@ -156,17 +158,30 @@ export class ContentStore {
       await rm(part, { force: true }).catch(() => undefined);
       throw err;
     }
-    this.stored.set(name, { path, size, identity: await identityOf(path), inflight: new Set(), moved: false });
+    const uses = this.uses.get(name);
+    this.stored.set(name, { path, size, identity: await identityOf(path), inflight: new Set(), moved: false, ...(uses !== undefined && { uses }) });
     this.bytesStored += size;
     return { ok: true };
   }
 
-  /** How many copies will be made of each content: the last one takes the store's file instead of copying it. */
+  /**
+   * How many copies will be made of each content (by name), here or still
+   * to come: the last one takes the store's file instead of copying it.
+   */
   setUses(uses: Map<string, number>): void {
     for (const [name, n] of uses) {
+      this.uses.set(name, n);
       const s = this.stored.get(name);
       if (s) s.uses = n;
     }
+  }
+
+  /** One planned copy of `k` will not be made (its Pi failed): a later copy may be the last. */
+  release(k: ContentKey): void {
+    const name = contentName(k);
+    const s = this.stored.get(name);
+    if (s?.uses !== undefined) s.uses--;
+    else if (this.uses.has(name)) this.uses.set(name, this.uses.get(name)! - 1);
   }
 
   /**
@@ -190,7 +205,13 @@ export class ContentStore {
       s.moved = true;
       await Promise.all(s.inflight);
       await this.check(s, name);
-      await rename(s.path, dest);
+      try {
+        await rename(s.path, dest);
+      } catch (err) {
+        // Another file system below the export (a mount): a copy, then.
+        if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+        await copyFile(s.path, dest, fsc.COPYFILE_EXCL | fsc.COPYFILE_FICLONE);
+      }
     } else {
       let finished = (): void => undefined;
       const copying = new Promise<void>((resolve) => (finished = resolve));

@@ -22,8 +22,8 @@ export type MovedKind = 'network' | 'local';
 export interface Progress {
   step(name: string, step: string): void;
   bytes(name: string, bytes: number, total?: number): void;
-  /** Bytes of `kind` moved for a target so far, of `total`. */
-  moved?(name: string, kind: MovedKind, bytes: number, total: number): void;
+  /** Bytes of `kind` moved for a target so far, of `total`; `since`: when it began (the view's clock), when not at the first call. */
+  moved?(name: string, kind: MovedKind, bytes: number, total: number, since?: number): void;
   done(name: string, outcome: 'ok' | 'failed' | 'up to date' | 'skipped', detail?: string): void;
   /** Leaves the final state on screen. */
   stop(): void;
@@ -126,10 +126,10 @@ export function createProgress(stream: NodeJS.WritableStream & { isTTY?: boolean
 }
 
 /** Records moved bytes on a row. */
-function recordMoved(r: Row, kind: MovedKind, bytes: number, total: number, now: number): void {
+function recordMoved(r: Row, kind: MovedKind, bytes: number, total: number, now: number, since?: number): void {
   const m = r.moved[kind];
   if (m) Object.assign(m, { bytes, total, last: now });
-  else r.moved[kind] = { bytes, total, start: now, last: now };
+  else r.moved[kind] = { bytes, total, start: since ?? now, last: now };
   r.showing = kind;
 }
 
@@ -144,9 +144,9 @@ function lineProgress(stream: NodeJS.WritableStream, rows: Map<string, Row>, now
       const r = rows.get(name);
       if (r) Object.assign(r, { bytes, total });
     },
-    moved(name, kind, bytes, total) {
+    moved(name, kind, bytes, total, since) {
       const r = rows.get(name);
-      if (r) recordMoved(r, kind, bytes, total, now());
+      if (r) recordMoved(r, kind, bytes, total, now(), since);
     },
     done(name, outcome, detail) {
       const r = rows.get(name);
@@ -215,7 +215,7 @@ function liveProgress(stream: NodeJS.WritableStream & { columns?: number }, rows
         r.total = total;
         r.showing = undefined;
       }),
-    moved: (name, kind, bytes, total) => update(name, (r) => recordMoved(r, kind, bytes, total, now())),
+    moved: (name, kind, bytes, total, since) => update(name, (r) => recordMoved(r, kind, bytes, total, now(), since)),
     done: (name, outcome, detail) =>
       update(name, (r) => {
         r.outcome = outcome;

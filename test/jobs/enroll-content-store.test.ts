@@ -5,7 +5,8 @@
  * files, run with the local `sh` as they run on a Pi, with hostile names;
  * and the content store in an export directory (kept only when verified,
  * copies checked against what was verified, the last copy moved, removed
- * with stale ones of dead runs).
+ * with stale ones of dead runs) and the filler that copies each content into
+ * the Pis' staging directories as it arrives.
  */
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
@@ -14,6 +15,8 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
+import { Filler } from '../../src/jobs/enroll/fill.js';
+import type { EnrollPi } from '../../src/jobs/enroll/tasks.js';
 import { LocalHost } from '../../src/remote/local-host.js';
 import { fetchFiles, hashFiles } from '../../src/remote/tree.js';
 import { ContentStore, contentName } from '../../src/server/content-store.js';
@@ -191,5 +194,80 @@ describe('the content store', () => {
     expect(left).toContain(`.pinet-store-${me}-${process.pid}-fedcba9876543210`);
     rmSync(otherHost, { recursive: true });
     rmSync(live, { recursive: true });
+  });
+});
+
+describe('the filler: each content copied into every Pi that has it, as it arrives', () => {
+  const exportDir = join(dir, 'export-fill');
+  mkdirSync(exportDir);
+  const bytes = (s: string): Buffer => Buffer.from(s.repeat(1000));
+  const contents = { X: bytes('x'), Y: bytes('y'), Z: bytes('z'), W: bytes('w') };
+  const keyOf = (b: Buffer) => ({ sha256: sha(b), size: b.length });
+
+  /** A Pi as the enroll job holds it after `hash`: its plan's files to copy, their hashes and mtimes. */
+  function pi(host: string, files: Record<string, keyof typeof contents>): EnrollPi {
+    const paths = Object.keys(files);
+    return {
+      host,
+      plan: {
+        label: `${host} (10.0.0.1)`,
+        dir: `${host}-dir`,
+        localDir: join(exportDir, `${host}-dir`),
+        copy: { files: paths, bytes: paths.reduce((n, p) => n + contents[files[p]!].length, 0) },
+        detected: { bootList: paths.map((path, i) => ({ type: 'file', path, size: contents[files[path]!].length, mtimeMs: (1_700_000_000 + i) * 1000, mode: 0o755, uid: 0, gid: 0 })) },
+      },
+      hashes: new Map(paths.map((p) => [p, keyOf(contents[files[p]!])])),
+    } as unknown as EnrollPi;
+  }
+
+  it('fills each Pi\'s staging directory with its own files and mtimes, the last copy of a content moved from the store', async () => {
+    const store = await ContentStore.open(exportDir);
+    const moved: string[] = [];
+    try {
+      const a = pi('a', { 'x': 'X', 'overlays/y': 'Y' });
+      const b = pi('b', { 'x': 'X', 'z': 'Z', 'z.bak': 'Z' });
+      const filler = new Filler(store, [a, b], { moved: (h, k, n, t, since) => moved.push(`${h} ${k} ${n}/${t} ${since === undefined ? 'no start' : 'since'}`) });
+      for (const b of [contents.X, contents.Y, contents.Z]) {
+        expect(await store.receive(keyOf(b), Readable.from([b]))).toEqual({ ok: true });
+        filler.arrived(contentName(keyOf(b)));
+      }
+      filler.finish(new Map());
+      const sa = await filler.take('a');
+      const sb = await filler.take('b');
+      expect((await readFile(join(sa, 'x'))).equals(contents.X)).toBe(true);
+      expect((await readFile(join(sa, 'overlays/y'))).equals(contents.Y)).toBe(true);
+      expect((await readFile(join(sb, 'z.bak'))).equals(contents.Z)).toBe(true);
+      expect(Math.floor((await stat(join(sa, 'overlays/y'))).mtimeMs / 1000)).toBe(1_700_000_001);
+      expect((await stat(join(sa, 'overlays'))).mode & 0o777).toBe(0o755);
+      expect((await stat(join(sb, 'z'))).ino).not.toBe((await stat(join(sb, 'z.bak'))).ino);
+      expect(await readdir(store.dir)).toEqual([]); // every content's last copy took the store's file
+      expect(moved.at(-1)).toBe('b local 3000/3000 since');
+      await filler.cleanup();
+      expect((await readdir(exportDir)).filter((n) => n.startsWith('.a-dir') || n.startsWith('.b-dir')).length).toBe(2); // taken: the copy task moves them in place
+    } finally {
+      await store.remove();
+      rmSync(exportDir, { recursive: true, force: true });
+      mkdirSync(exportDir);
+    }
+  });
+
+  it('a content that never arrives fails the Pis that need it, saying why; a dropped Pi gets nothing; nothing is left behind', async () => {
+    const store = await ContentStore.open(exportDir);
+    try {
+      const a = pi('a', { 'x': 'X', 'w': 'W' });
+      const c = pi('c', { 'x': 'X' });
+      const filler = new Filler(store, [a, c]);
+      filler.drop('c');
+      await store.receive(keyOf(contents.X), Readable.from([contents.X]));
+      filler.arrived(contentName(keyOf(contents.X)));
+      filler.finish(new Map([[contentName(keyOf(contents.W)), 'the Pis that had them failed (d)']]));
+      await expect(filler.take('a')).rejects.toThrow(/^a \(10\.0\.0\.1\): 1 boot file \(w\) never reached the boot server: the Pis that had them failed \(d\)$/);
+      await filler.cleanup();
+      expect((await readdir(exportDir)).filter((n) => !n.startsWith('.pinet-store-'))).toEqual([]);
+      // c was dropped: its copy of X was released, so a's was the last (moved)
+      expect(await readdir(store.dir)).toEqual([]);
+    } finally {
+      await store.remove();
+    }
   });
 });

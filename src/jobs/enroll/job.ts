@@ -23,6 +23,7 @@ import { NetbootWatch } from './netboot-watch.js';
 import type { EnrollSettings } from './plan.js';
 import type { RebootReport } from './reboot.js';
 import { planSending, type SendPlan } from './send-once.js';
+import { Filler } from './fill.js';
 import { applyTasks, prepareTasks, recordInventory, type EnrollEnv, type EnrollPi } from './tasks.js';
 import { hashedFiles, sendTask } from './transfer.js';
 
@@ -99,11 +100,17 @@ export async function enrollMany(hosts: string[], settings: EnrollSettings, conn
 
     if (sending.contents.length > 0) {
       env.store = await ContentStore.open(settings.exportDir);
+      env.filler = new Filler(
+        env.store,
+        copying.map((t) => t.ctx),
+        { moved: (host, kind, bytes, total, since) => env.moved?.(host, kind, bytes, total, since) },
+      );
       await fetchContents(job, env, copying, sending, opts);
     }
 
     const view = opts.progress(changing.map((t) => t.target));
-    env.moved = (host, kind, bytes, total) => view.moved?.(host, kind, bytes, total);
+    env.moved = (host, kind, bytes, total, since) => view.moved?.(host, kind, bytes, total, since);
+    for (const t of changing) env.filler?.report(t.target); // what was copied while the contents arrived
     await job.phase('apply', applyTasks(env), {
       only: (t) => changing.includes(t),
       view,
@@ -117,6 +124,7 @@ export async function enrollMany(hosts: string[], settings: EnrollSettings, conn
     return { plan, results: job.targets.map(resultOf) };
   } finally {
     await job.close();
+    await env.filler?.cleanup();
     await env.store?.remove();
     await (await watching)?.close();
   }
@@ -126,40 +134,37 @@ export async function enrollMany(hosts: string[], settings: EnrollSettings, conn
 const FETCH_ROUNDS = 5;
 
 /**
- * The fetch phase: the chosen Pis send their contents into the store. A
+ * The fetch phase: the chosen Pis send their contents into the store (and
+ * the filler copies each into the Pis' directories as it arrives). A
  * content that did not arrive (its sender failed: a file changed since it
  * was hashed, a lost connection) is asked of another Pi that has it, in
- * another round; what no Pi can send is recorded, and the Pis that need it
- * fail when their directory is filled. Then the store learns how many
- * copies of each content the Pis still in the job will take.
+ * another round; what no Pi can send fails the Pis that need it when their
+ * copy task takes their directory.
  */
 async function fetchContents(job: Job<EnrollPi>, env: EnrollEnv, copying: TargetRecord<EnrollPi>[], first: SendPlan, opts: EnrollRunOptions): Promise<void> {
   const store = env.store!;
-  const needed = (): Map<string, string[]> => {
-    const m = new Map<string, string[]>();
-    for (const t of copying.filter((x) => !x.failed)) for (const f of hashedFiles(t.ctx)) if (!store.has(f)) m.set(contentName(f), [...(m.get(contentName(f)) ?? []), t.target]);
-    return m;
-  };
+  const filler = env.filler!;
+  const needed = (): Set<string> => new Set(copying.filter((x) => !x.failed).flatMap((t) => hashedFiles(t.ctx).filter((f) => !store.has(f)).map(contentName)));
   let sending = first;
   for (let round = 0; round < FETCH_ROUNDS && sending.bySender.size > 0; round++) {
     env.sending = sending;
     const senders = [...sending.bySender.keys()];
     const view = opts.progress(senders);
-    env.moved = (host, kind, bytes, total) => view.moved?.(host, kind, bytes, total);
+    // This view shows what crosses the network; the copies made meanwhile show in the apply phase's.
+    env.moved = (host, kind, bytes, total, since) => (kind === 'network' ? view.moved?.(host, kind, bytes, total, since) : undefined);
     await job.phase('fetch', [sendTask(env)], { only: (t) => sending.bySender.has(t.target), view, describe: formatError });
+    for (const t of copying) if (t.failed) filler.drop(t.target);
     const missing = needed();
     if (missing.size === 0) break;
     const alive = copying.filter((t) => !t.failed);
     sending = planSending(
       alive.map((t) => ({ pi: t.target, files: hashedFiles(t.ctx) })),
-      new Set(missing.keys()),
+      missing,
     );
   }
-  const failedSenders = job.targets.filter((t) => t.failed?.phase === 'fetch');
-  env.unfetched = new Map([...needed().keys()].map((name) => [name, failedSenders.length ? `its senders failed (${failedSenders.map((t) => t.target).join(', ')})` : 'no Pi sent it']));
-  const uses = new Map<string, number>();
-  for (const t of copying.filter((x) => !x.failed)) for (const f of hashedFiles(t.ctx)) uses.set(contentName(f), (uses.get(contentName(f)) ?? 0) + 1);
-  store.setUses(uses);
+  const failedSenders = job.targets.filter((t) => t.failed?.phase === 'fetch').map((t) => t.target);
+  const why = failedSenders.length ? `the Pis that had them failed (${failedSenders.join(', ')})` : 'no Pi sent them';
+  filler.finish(new Map([...needed()].map((name) => [name, why])));
 }
 
 /** dnsmasq's log, or undefined (said once) when it cannot be followed: then only SSH tells how the Pis came back. */

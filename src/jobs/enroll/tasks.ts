@@ -34,8 +34,9 @@ import { cmdlineNameOf, exportDirOf, planPi, type EnrollSettings, type PiPlan } 
 import type { MovedKind } from '../../ui/progress.js';
 import type { NetbootWatch } from './netboot-watch.js';
 import { rebootAndWait, type RebootReport } from './reboot.js';
+import type { Filler } from './fill.js';
 import type { SendPlan } from './send-once.js';
-import { fillFromStore, hashTask } from './transfer.js';
+import { hashTask } from './transfer.js';
 
 /** One Pi's state through the job. */
 export interface EnrollPi {
@@ -68,12 +69,12 @@ export interface EnrollEnv {
   netboot?: () => Promise<NetbootWatch | undefined>;
   /** The boot server's copy of every content to copy, sent once (opened after the plan is confirmed). */
   store?: ContentStore;
+  /** Fills the Pis' staging directories from the store as the contents arrive. */
+  filler?: Filler;
   /** Who sends what in the current round of the fetch phase. */
   sending?: SendPlan;
-  /** Contents no Pi could send (by content name), and why. */
-  unfetched?: Map<string, string>;
   /** Tells the progress view the bytes moved for a Pi (sent over the network, or copied here). */
-  moved?: (host: string, kind: MovedKind, bytes: number, total: number) => void;
+  moved?: (host: string, kind: MovedKind, bytes: number, total: number, since?: number) => void;
 }
 
 const plan = (c: EnrollPi): PiPlan => c.plan!;
@@ -162,10 +163,11 @@ export function applyTasks(env: EnrollEnv): Task<EnrollPi>[] {
       when: (c) => plan(c).copy.files.length > 0 || plan(c).copy.create,
       async run(c) {
         const p = plan(c);
-        const staging = join(dirname(p.localDir), `.${p.dir.replace(/\//g, '_')}.pinet-${process.pid}-${randomBytes(3).toString('hex')}`);
+        // Filled from the content store as the contents arrived (fill.ts), or empty.
+        let staging = join(dirname(p.localDir), `.${p.dir.replace(/\//g, '_')}.pinet-${process.pid}-${randomBytes(3).toString('hex')}`);
         try {
-          await mkdir(staging, { recursive: true, mode: 0o755 });
-          if (p.copy.files.length > 0) await fillFromStore(env, c, staging);
+          if (p.copy.files.length > 0) staging = await env.filler!.take(c.host);
+          else await mkdir(staging, { recursive: true, mode: 0o755 });
           await normalizeModes(staging);
           if (env.settings.owner) await chownTree(staging, env.settings.owner);
           if (p.copy.create) {

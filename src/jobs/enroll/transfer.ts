@@ -10,9 +10,10 @@
  *    which hashes them as they arrive; a file that changed since it was
  *    hashed is an error naming the Pi and the file, and that Pi is left
  *    as it was (another Pi that has the content sends it instead);
- *  * `fillFromStore` (the apply phase's copy): the Pi's staging directory is
- *    filled with local copies from the store, each file with the Pi's own
- *    mtime and mode 0644.
+ *  * then each content is copied into the staging directory of every Pi
+ *    that has it, as soon as it is in the store (fill.ts), each file with the
+ *    Pi's own mtime and mode 0644; the apply phase's `copy` task moves it in
+ *    place.
  *
  * Verification: every file of a Pi's directory comes from the store's copy
  * of the content that Pi's own SHA-256 and size name, verified when it
@@ -20,19 +21,12 @@
  * unchanged before it is copied; each copy's size is checked (see
  * ContentStore.copyTo for why the copies' bytes are not read back).
  */
-import { mkdir, utimes } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
 import { PinetError } from '../../errors.js';
 import { mb } from '../../server/export.js';
-import { contentName, type ContentKey } from '../../server/content-store.js';
 import { fetchFiles, hashFiles } from '../../remote/tree.js';
-import { mapLimit } from '../../util/concurrency.js';
 import type { Task } from '../runner.js';
 import type { PiPlan } from './plan.js';
 import type { EnrollEnv, EnrollPi } from './tasks.js';
-
-/** Local copies made at once for one Pi (libuv runs them on its thread pool). */
-const COPIES_AT_ONCE = 4;
 
 const plan = (c: EnrollPi): PiPlan => c.plan!;
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -101,6 +95,7 @@ export function sendTask(env: EnrollEnv): Task<EnrollPi> {
             sent += n;
             env.moved?.(c.host, 'network', sent, l.bytes);
           });
+          if (got.ok) env.filler?.arrived(want.name);
           if (!got.ok) {
             throw new PinetError(
               `${p.label}: ${p.bootDir}/${path} changed since it was hashed (${want.size} bytes, SHA-256 ${want.sha256.slice(0, 12)}… then; ${got.size} bytes, ${got.sha256.slice(0, 12)}… now)`,
@@ -112,40 +107,4 @@ export function sendTask(env: EnrollEnv): Task<EnrollPi> {
       );
     },
   };
-}
-
-/**
- * Fills `staging` with the Pi's files to copy, from the content store:
- * parents 0755, files 0644 with the Pi's mtime (to the second, as the
- * listing compares them).
- */
-export async function fillFromStore(env: EnrollEnv, c: EnrollPi, staging: string): Promise<void> {
-  const p = plan(c);
-  const store = env.store!;
-  const listed = new Map(p.detected.bootList.map((e) => [e.path, e]));
-  const files = hashedFiles(c);
-  const missing = files.filter((f) => !store.has(f));
-  if (missing.length > 0) {
-    const why = [...new Set(missing.map((f) => env.unfetched?.get(contentName(f)) ?? 'no Pi sent it'))].join('; ');
-    throw new PinetError(`${p.label}: ${plural(missing.length, 'boot file')} (${missing.slice(0, 3).map((f) => f.path).join(', ')}${missing.length > 3 ? ', …' : ''}) never reached the boot server: ${why}`, {
-      hint: 'the Pis that have them failed; fix them and run pinet enroll again',
-    });
-  }
-  const made = new Set<string>(['.']);
-  let done = 0;
-  env.moved?.(c.host, 'local', 0, p.copy.bytes);
-  await mapLimit(files, COPIES_AT_ONCE, async (f) => {
-    const dest = join(staging, f.path);
-    const parent = dirname(f.path);
-    if (!made.has(parent)) {
-      await mkdir(join(staging, parent), { recursive: true, mode: 0o755 });
-      made.add(parent);
-    }
-    const key: ContentKey = { sha256: f.sha256, size: f.size };
-    await store.copyTo(key, dest); // 0644, as the store's files
-    const mtime = Math.floor(listed.get(f.path)!.mtimeMs / 1000);
-    await utimes(dest, mtime, mtime);
-    done += f.size;
-    env.moved?.(c.host, 'local', done, p.copy.bytes);
-  });
 }
