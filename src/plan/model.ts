@@ -108,10 +108,10 @@ export function bytesText(n: number): string {
 /** The plan's copy in one line: what crosses the network once, what is copied here. */
 export function transferLine(t: PlanTransfer): string {
   const net = t.network;
-  const senders = net.senders === 1 ? '1 Pi' : `${net.senders} Pis, at most ${bytesText(net.largestSender)} from one`;
+  const senders = t.pis === 1 ? '' : net.senders === 1 ? ', by 1 Pi' : `, by ${net.senders} Pis, at most ${bytesText(net.largestSender)} from one`;
   return (
-    `copy: ${t.files} file${t.files === 1 ? '' : 's'} (${bytesText(t.bytes)}) into ${pis(t.pis)}' directories: ` +
-    `${bytesText(net.bytes)} over the network (${net.files} distinct file${net.files === 1 ? '' : 's'}, each sent once, by ${senders}), ` +
+    `copy: ${t.files} file${t.files === 1 ? '' : 's'} (${bytesText(t.bytes)}) into ${t.pis === 1 ? "the Pi's directory" : `${pis(t.pis)}' directories`}: ` +
+    `${bytesText(net.bytes)} over the network (${net.files} distinct file${net.files === 1 ? '' : 's'}, each sent once${senders}), ` +
     `${bytesText(t.local.bytes)} copied on this machine`
   );
 }

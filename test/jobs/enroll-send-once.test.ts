@@ -108,6 +108,10 @@ describe('the plan says the bytes over the network and copied here', () => {
       'copy: 12 files (132.0 MB) into 2 Pis\' directories: 64.0 MB over the network (6 distinct files, each sent once, by 2 Pis, at most 52.0 MB from one), 68.0 MB copied on this machine',
     );
     expect(formatPlan(plan, plain).trimEnd().split('\n').at(-1)).toBe(transferLine(transfer));
+    // One Pi: its own directory, nobody else sends
+    expect(transferLine(planSending([imagePi('pi-01')]).transfer)).toBe(
+      "copy: 6 files (66.0 MB) into the Pi's directory: 64.0 MB over the network (5 distinct files, each sent once), 2.0 MB copied on this machine",
+    );
   });
 
   it('in the JSON as `transfer`, and not at all without a copy', () => {
