@@ -1,6 +1,7 @@
 /**
  * bench/enroll-real: enrolling a fleet at real sizes (issue 14). Fake Pis
- * with the real Ubuntu 24.04 boot partition (~170 MiB, all on one image),
+ * with the real Ubuntu 24.04 boot partition (~170 MiB, all on one image; or
+ * Raspberry Pi OS Bookworm's, --os bookworm),
  * the boot server's link to all of them limited to 1 Gb/s. One run of each
  * job, on fresh fleets, printing times, the bytes the Pis sent over the link,
  * and the ratios the issue sets as targets:
@@ -16,11 +17,17 @@
  * of rsync; pinet N <= 1.5 x (floor + pinet 1 Pi); no-op <= 1/10 of the
  * first run; (f) pinet <= rsync. Exits 1 when a target is missed.
  *
- *   sudo npm run bench:enroll-real [-- --pis 50 --mbps 1000 --skip-kernels --own-initramfs]
+ *   sudo npm run bench:enroll-real [-- --pis 50 --mbps 1000 --os ubuntu|bookworm --skip-kernels --own-initramfs]
  *
  * --own-initramfs: every Pi built its initrd.img itself after its kernel
  * upgrade (as real Pis do: mkinitramfs output differs per build unless
  * SOURCE_DATE_EPOCH is set), so ~52 MiB of each Pi's partition is its own.
+ * --os bookworm: Raspberry Pi OS Bookworm's bootfs (68 MiB, two kernels,
+ * a cmdline.txt of its own on every Pi) instead of Ubuntu 24.04's.
+ *
+ * Each figure is printed with the machine's load averages beside it, and
+ * each pinet run with its own totals (bytes over the network and copied on
+ * this machine, with their rates).
  *
  * First it checks the link: a plain copy over SSH of N MB takes about N/125 s
  * at 1 Gb/s (and at 100 Mb/s, N/12.5 s).
@@ -38,9 +45,11 @@ import {
   PINET,
   distinctBytes,
   hashFloor,
+  loadAverage,
   memAvailable,
   partitionBytes,
   pinetEnroll,
+  pinetTotals,
   plainCopy,
   rawCopy,
   removeDir,
@@ -56,12 +65,17 @@ const { values } = parseArgs({
     mbps: { type: 'string', default: '1000' },
     'skip-kernels': { type: 'boolean', default: false },
     'own-initramfs': { type: 'boolean', default: false },
+    os: { type: 'string', default: 'ubuntu' },
   },
 });
 const N = Number(values.pis);
 const MBPS = Number(values.mbps);
-if (!(Number.isInteger(N) && N >= 2 && N <= 200) || !(MBPS > 0)) {
-  console.error('usage: enroll-real.ts [--pis N (2-200)] [--mbps RATE] [--skip-kernels] [--own-initramfs]');
+const VARIANT = values.os === 'bookworm' ? ('rpios-bookworm-pi4' as const) : ('ubuntu-2404-pi4' as const);
+const OS_NAME = values.os === 'bookworm' ? 'Raspberry Pi OS Bookworm' : 'Ubuntu 24.04';
+/** The partition's initramfs and kernel, for the link check. */
+const BIG = values.os === 'bookworm' ? ['/boot/firmware/initramfs8', '/boot/firmware/kernel8.img'] : ['/boot/firmware/initrd.img', '/boot/firmware/vmlinuz'];
+if (!(Number.isInteger(N) && N >= 2 && N <= 200) || !(MBPS > 0) || !['ubuntu', 'bookworm'].includes(values.os!)) {
+  console.error('usage: enroll-real.ts [--pis N (2-200)] [--mbps RATE] [--os ubuntu|bookworm] [--skip-kernels] [--own-initramfs]');
   process.exit(2);
 }
 for (const [what, ok] of [
@@ -90,10 +104,11 @@ const names = (n: number) => Array.from({ length: n }, (_, i) => `pi-${String(i 
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const gb = (b: number) => `${(b / 1e9).toFixed(2)} GB`;
 const mb = (b: number) => `${(b / 1e6).toFixed(0)} MB`;
-function line(label: string, r: Run, onePi: number): void {
+function line(label: string, r: Run, onePi: number, load?: string): void {
   console.log(
-    `  ${label.padEnd(44)} ${s(r.ms).padStart(8)}   sent ${gb(r.bytesFromPis).padStart(8)} (${(r.bytesFromPis / onePi).toFixed(2)}x one Pi; wire ${gb(r.wireBytesFromPis)})`,
+    `  ${label.padEnd(44)} ${s(r.ms).padStart(8)}   sent ${gb(r.bytesFromPis).padStart(8)} (${(r.bytesFromPis / onePi).toFixed(2)}x one Pi; wire ${gb(r.wireBytesFromPis)})${load ? `   load ${load}` : ''}`,
   );
+  for (const t of pinetTotals(r.stderr)) console.log(`      pinet: ${t}`);
 }
 let ok = true;
 function target(label: string, value: number, limit: number, detail: string): void {
@@ -102,19 +117,19 @@ function target(label: string, value: number, limit: number, detail: string): vo
   console.log(`  ${label.padEnd(58)} ${value.toFixed(2).padStart(6)}  (target <= ${Number(limit.toFixed(2))})  ${pass ? 'OK' : 'MISSED'}   ${detail}`);
 }
 
-/** A fleet of `n` real-size Ubuntu Pis behind the limited link, with its start-up cost printed. */
+/** A fleet of `n` real-size Pis (--os) behind the limited link, with its start-up cost printed. */
 async function fleetOf(n: number, what: string, spec: (name: string, i: number) => Partial<PiSpec> = () => ({})): Promise<Fleet> {
   const memBefore = await memAvailable();
   const fleet = await startFleet({
     bootImage: 'real',
     linkMbps: MBPS,
     bootTimeoutMs: 180_000,
-    pis: names(n).map((name, i) => ({ name, variant: 'ubuntu-2404-pi4' as const, ownInitramfs: values['own-initramfs'], ...spec(name, i) })),
+    pis: names(n).map((name, i) => ({ name, variant: VARIANT, ownInitramfs: values['own-initramfs'], ...spec(name, i) })),
   });
   const mem = await fleet.memoryUsage();
   const memAfter = await memAvailable();
   console.log(
-    `\n${what}: ${n} Pis up in ${s(fleet.startupMs)}; tmpfs ${mb(mem.usedBytes)} for ${fleet.sharedBoot.trees} distinct boot tree(s); MemAvailable -${mb(memBefore - memAfter)}`,
+    `\n${what}: ${n} Pis up in ${s(fleet.startupMs)}; tmpfs ${mb(mem.usedBytes)} for ${fleet.sharedBoot.trees} distinct boot tree(s); MemAvailable -${mb(memBefore - memAfter)}; load ${await loadAverage()}`,
   );
   return fleet;
 }
@@ -140,8 +155,8 @@ try {
     // The link: a plain TCP copy (no SSH), then SSH, without and with the limit.
     const copyPis = names(Math.min(10, N));
     const rate = (bytes: number, ms: number) => `${((bytes * 8) / (ms / 1000) / 1e6).toFixed(0)} Mb/s`;
-    const initrd = '/boot/firmware/initrd.img';
-    console.log(`  link check: each of ${copyPis.length} Pis sends its initrd.img at once (plain TCP to the boot server's namespace, no SSH)`);
+    const initrd = BIG[0]!;
+    console.log(`  link check: each of ${copyPis.length} Pis sends its ${initrd} at once (plain TCP to the boot server's namespace, no SSH)`);
     for (const mbps of [null, MBPS, MBPS / 10]) {
       await fleet.setLinkRate(mbps);
       const pis = mbps === MBPS / 10 ? copyPis.slice(0, 1) : copyPis;
@@ -151,7 +166,7 @@ try {
     }
     for (const mbps of [null, MBPS]) {
       await fleet.setLinkRate(mbps);
-      const c = await plainCopy(fleet, copyPis, [initrd, '/boot/firmware/vmlinuz']);
+      const c = await plainCopy(fleet, copyPis, BIG);
       console.log(
         `    over SSH (ssh <pi> cat), ${mbps === null ? 'no limit' : `${mbps} Mb/s`}: ${mb(c.bytesFromPis)} from ${copyPis.length} Pis in ${s(c.ms)}: ${rate(c.bytesFromPis, c.ms)} of payload, ${rate(c.wireBytesFromPis, c.ms)} on the wire`,
       );
@@ -160,17 +175,20 @@ try {
 
     floorMs = await hashFloor(fleet);
     floorSslMs = await hashFloor(fleet, 'openssl');
-    console.log(`  (a) hashing floor: sha256sum of ${N} partitions at once   ${s(floorMs)}   (openssl dgst -sha256: ${s(floorSslMs)})`);
+    const floorPyMs = await hashFloor(fleet, 'python3');
+    console.log(
+      `  (a) hashing floor: sha256sum of ${N} partitions at once   ${s(floorMs)}   (openssl dgst -sha256: ${s(floorSslMs)}; python3 hashlib, as pinet hashes: ${s(floorPyMs)})   load ${await loadAverage()}`,
+    );
     const r = dirs();
     results.rsync = await rsyncAll(fleet, r.exp);
-    line(`(c) rsync -a, xargs -P ${N}`, results.rsync, onePi);
+    line(`(c) rsync -a, xargs -P ${N}`, results.rsync, onePi, await loadAverage());
     await removeDir(r.exp);
     const p = dirs();
     results.pinet = await pinetEnroll(fleet, p.exp, p.state);
-    line(`(d) pinet enroll, ${N} Pis, --concurrency ${N}`, results.pinet, onePi);
+    line(`(d) pinet enroll, ${N} Pis, --concurrency ${N}`, results.pinet, onePi, await loadAverage());
     results.noop = await pinetEnroll(fleet, p.exp, p.state);
     const noop = wasNoOp(results.noop.stdout);
-    line(`(e) pinet enroll again (${noop === null ? 'no-op: unknown' : noop ? 'no-op, nothing copied' : 'NOT a no-op'})`, results.noop, onePi);
+    line(`(e) pinet enroll again (${noop === null ? 'no-op: unknown' : noop ? 'no-op, nothing copied' : 'NOT a no-op'})`, results.noop, onePi, await loadAverage());
     if (noop === false) ok = false;
     await removeDir(p.exp);
   } finally {
@@ -182,7 +200,7 @@ try {
   try {
     const d = dirs();
     results.shell = await shellEnroll(fleet, d.exp);
-    line(`(b) shell-enroll.sh, xargs -P ${N}`, results.shell, onePi);
+    line(`(b) shell-enroll.sh, xargs -P ${N}`, results.shell, onePi, await loadAverage());
     await removeDir(d.exp);
   } finally {
     await fleet.stop();
@@ -193,7 +211,7 @@ try {
   try {
     const d = dirs();
     results.one = await pinetEnroll(fleet, d.exp, d.state);
-    line('(d) pinet enroll, 1 Pi', results.one, onePi);
+    line('(d) pinet enroll, 1 Pi', results.one, onePi, await loadAverage());
     await removeDir(d.exp);
   } finally {
     await fleet.stop();
@@ -202,8 +220,8 @@ try {
   // 4. Every Pi on its own kernel (and its own previous kernel): only the firmware is shared.
   if (!values['skip-kernels']) {
     fleet = await fleetOf(N, 'Every Pi on a different kernel', (_name, i) => ({
-      kernelVersion: `6.8.0-${2000 + i}-raspi`,
-      previousKernelVersion: `6.8.0-${1100 + i}-raspi`,
+      kernelVersion: values.os === 'bookworm' ? `6.6.${100 + i}+rpt-rpi-v8` : `6.8.0-${2000 + i}-raspi`,
+      previousKernelVersion: `6.8.0-${1100 + i}-raspi`, // Ubuntu's .bak set; Bookworm keeps no previous kernel
     }));
     try {
       onePiKernels = await partitionBytes(fleet, 'pi-01');
@@ -213,11 +231,11 @@ try {
       console.log(`  (a) hashing floor   ${s(floorKernelsMs)}`);
       const r = dirs();
       results.rsyncKernels = await rsyncAll(fleet, r.exp);
-      line(`(f) rsync -a, xargs -P ${N}`, results.rsyncKernels, onePiKernels);
+      line(`(f) rsync -a, xargs -P ${N}`, results.rsyncKernels, onePiKernels, await loadAverage());
       await removeDir(r.exp);
       const p = dirs();
       results.pinetKernels = await pinetEnroll(fleet, p.exp, p.state);
-      line(`(f) pinet enroll, --concurrency ${N}`, results.pinetKernels, onePiKernels);
+      line(`(f) pinet enroll, --concurrency ${N}`, results.pinetKernels, onePiKernels, await loadAverage());
       await removeDir(p.exp);
     } finally {
       await fleet.stop();
@@ -230,7 +248,7 @@ try {
     return r;
   };
   const [pinet, shell, rsync, one, noop] = ['pinet', 'shell', 'rsync', 'one', 'noop'].map(got) as [Run, Run, Run, Run, Run];
-  console.log(`\nIssue 14 targets (${N} Pis, real Ubuntu 24.04 sizes, link ${MBPS} Mb/s${values['own-initramfs'] ? ', every Pi its own initrd.img' : ''}):`);
+  console.log(`\nIssue 14 targets (${N} Pis, real ${OS_NAME} sizes, link ${MBPS} Mb/s${values['own-initramfs'] ? ', every Pi its own initramfs' : ''}):`);
   target('bytes the Pis sent / one Pi\'s boot partition', pinet.bytesFromPis / onePi, 1.2, `${gb(pinet.bytesFromPis)} / ${mb(onePi)}`);
   target('pinet / shell baseline', pinet.ms / shell.ms, 1 / 3, `${s(pinet.ms)} / ${s(shell.ms)}`);
   target('pinet / rsync', pinet.ms / rsync.ms, 1 / 3, `${s(pinet.ms)} / ${s(rsync.ms)}`);

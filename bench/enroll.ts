@@ -9,9 +9,13 @@
  *    <= 1/2 of the first run.
  *
  *   sudo node --import tsx bench/enroll.ts [runs] [pis]   (default 3 runs, 50 Pis)
- * PINET_BENCH_BEFORE=<older checkout>/bin/pinet.js adds that pinet as one more
- * tool, interleaved with the others, to compare before and after a change.
  * The Ansible baseline needs the Debian packages `ansible` and `rsync`; without ansible it is skipped.
+ *
+ * PINET_BENCH_BEFORE=<older checkout>/bin/pinet.js adds that build as a
+ * fourth tool, run interleaved with the others on fresh fleets, and the
+ * ratios of this pinet to it (a change must not make enroll slower):
+ *   git worktree add /tmp/pinet-before <commit> && (cd /tmp/pinet-before && npm ci)
+ *   sudo PINET_BENCH_BEFORE=/tmp/pinet-before/bin/pinet.js npm run bench:enroll
  */
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
@@ -33,6 +37,11 @@ if (!existsSync(join(ANCHORS, 'shell-enroll.sh'))) {
 }
 const NFS = 'nfs-host:/picluster-boot';
 const hasAnsible = (await execa('sh', ['-c', 'command -v ansible-playbook'], { reject: false })).exitCode === 0;
+const BEFORE = process.env.PINET_BENCH_BEFORE;
+if (BEFORE !== undefined && !existsSync(BEFORE)) {
+  console.error(`bench/enroll: PINET_BENCH_BEFORE=${BEFORE} does not exist (the older checkout's bin/pinet.js, built)`);
+  process.exit(2);
+}
 
 interface Trial {
   fleet: Fleet;
@@ -57,14 +66,12 @@ async function done(t: Trial): Promise<void> {
   await rm(t.scratch, { recursive: true, force: true });
 }
 
-const BEFORE = process.env.PINET_BENCH_BEFORE;
 const enrollWith = (bin: string) => (t: Trial) =>
   timeIt(process.execPath, [bin, 'enroll', '-F', t.fleet.sshConfig, '--nfs', NFS, '--export-dir', t.exp, '--state-dir', t.state, '--yes', '--json', '--concurrency', String(t.names.length), ...t.names]);
 
 const tools = {
-  ...(BEFORE ? { before: enrollWith(BEFORE) } : {}),
-  pinet: (t: Trial) =>
-    timeIt(process.execPath, [PINET, 'enroll', '-F', t.fleet.sshConfig, '--nfs', NFS, '--export-dir', t.exp, '--state-dir', t.state, '--yes', '--json', '--concurrency', String(t.names.length), ...t.names]),
+  pinet: enrollWith(PINET),
+  before: enrollWith(BEFORE ?? PINET),
   shell: (t: Trial) =>
     t.names.length === 1
       ? timeIt(join(ANCHORS, 'shell-enroll.sh'), [t.fleet.sshConfig, t.names[0]!, t.exp, NFS])
@@ -92,7 +99,7 @@ async function measure(n: number, which: (keyof typeof tools)[]): Promise<Record
     for (const tool of which) {
       const t = await freshFleet(n);
       try {
-        times[tool]!.push(await tools[tool]!(t));
+        times[tool]!.push(await tools[tool](t));
       } finally {
         await done(t);
       }
@@ -102,16 +109,20 @@ async function measure(n: number, which: (keyof typeof tools)[]): Promise<Record
 }
 
 let ok = true;
-const base = [...(BEFORE ? ['before'] : []), 'pinet', 'shell', ...(hasAnsible ? ['ansible'] : [])] as (keyof typeof tools)[];
+const base: (keyof typeof tools)[] = hasAnsible ? ['pinet', 'shell', 'ansible'] : ['pinet', 'shell'];
 if (!hasAnsible) console.log('ansible-playbook not found (Debian package ansible): the Ansible baseline is skipped');
+if (BEFORE) {
+  base.push('before');
+  console.log(`before: ${BEFORE}`);
+}
+const vsBefore: [string, string, string, number][] = BEFORE ? [['pinet / before (this build against the older one)', 'pinet', 'before', 1.0]] : [];
 
 const one = await measure(1, base);
-ok = report('enroll 1 Pi (fresh fleet each run)', one, [['pinet / shell', 'pinet', 'shell', 1.2], ...(BEFORE ? [['before / shell', 'before', 'shell', Infinity] as [string, string, string, number]] : [])]) && ok;
+ok = report('enroll 1 Pi (fresh fleet each run)', one, [['pinet / shell', 'pinet', 'shell', 1.2], ...vsBefore]) && ok;
 
 const fifty = await measure(many, base);
-const r50: [string, string, string, number][] = [['pinet / shell (xargs -P)', 'pinet', 'shell', 1.0]];
+const r50: [string, string, string, number][] = [['pinet / shell (xargs -P)', 'pinet', 'shell', 1.0], ...vsBefore];
 if (hasAnsible) r50.push(['pinet / Ansible', 'pinet', 'ansible', 0.25]);
-if (BEFORE) r50.push(['before / shell (xargs -P)', 'before', 'shell', Infinity]);
 ok = report(`enroll ${many} Pis, --concurrency ${many}`, fifty, r50) && ok;
 
 // The second run on enrolled Pis: a no-op that copies nothing.

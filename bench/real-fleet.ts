@@ -25,6 +25,8 @@ export interface Run {
   wireBytesFromPis: number;
   /** The job's stdout (pinet's JSON document). */
   stdout: string;
+  /** Its stderr (pinet's progress lines). */
+  stderr: string;
 }
 
 interface Snapshot {
@@ -48,7 +50,17 @@ export async function measure(fleet: Fleet, cmd: string, args: string[], opts: {
   if ((opts.check ?? true) && r.exitCode !== 0) {
     throw new Error(`${cmd} ${args.slice(0, 8).join(' ')} … failed (${r.exitCode}):\n${String(r.stdout).slice(-1500)}\n${String(r.stderr).slice(-1500)}`);
   }
-  return { ms, bytesFromPis: after.payload - before.payload, wireBytesFromPis: after.wire - before.wire, stdout: String(r.stdout) };
+  return { ms, bytesFromPis: after.payload - before.payload, wireBytesFromPis: after.wire - before.wire, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+/** pinet's own totals of a run (its progress lines): bytes over the network and copied here, with their rates. */
+export function pinetTotals(stderr: string): string[] {
+  return stderr.split('\n').filter((l) => l.startsWith('total '));
+}
+
+/** The machine's load averages (1, 5, 15 min), for the record beside each figure. */
+export async function loadAverage(): Promise<string> {
+  return (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
 }
 
 /** Bytes of one Pi's boot partition (what `du -sb --apparent-size` counts of its files). */
@@ -84,11 +96,22 @@ export function distinctBytes(fleet: Fleet): number {
 
 /**
  * (a) The hashing floor: every Pi's boot partition hashed, all Pis at once,
- * inside the Pis: with coreutils' `sha256sum` (the issue's floor), or with
- * `openssl dgst -sha256` (which uses the CPU's SHA instructions).
+ * inside the Pis: with coreutils' `sha256sum` (the issue's floor), with
+ * `openssl dgst -sha256` (which uses the CPU's SHA instructions), or with
+ * Python's hashlib (OpenSSL's SHA-256 too: what pinet's hash-files.sh uses).
  */
-export async function hashFloor(fleet: Fleet, hasher: 'sha256sum' | 'openssl' = 'sha256sum'): Promise<number> {
-  const cmd = hasher === 'sha256sum' ? 'sha256sum' : 'openssl dgst -sha256';
+export async function hashFloor(fleet: Fleet, hasher: 'sha256sum' | 'openssl' | 'python3' = 'sha256sum'): Promise<number> {
+  const cmd =
+    hasher === 'sha256sum'
+      ? 'sha256sum'
+      : hasher === 'openssl'
+        ? 'openssl dgst -sha256'
+        : `python3 -I -S -c 'import hashlib, sys
+for f in sys.argv[1:]:
+    h = hashlib.sha256()
+    with open(f, "rb") as x:
+        for b in iter(lambda: x.read(1 << 20), b""):
+            h.update(b)'`;
   const t0 = performance.now();
   await Promise.all(
     fleet.pis.map(async (p) => {

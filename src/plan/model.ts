@@ -60,6 +60,24 @@ export interface TargetPlan {
 export interface Plan {
   command: string;
   targets: TargetPlan[];
+  /** enroll: the bytes of the copy, over the network and on this machine (absent when nothing is copied). */
+  transfer?: PlanTransfer;
+}
+
+/**
+ * The bytes of enroll's copy, for all Pis together: every file into the
+ * Pis' directories (`files`, `bytes`, `pis`); of those bytes, each distinct
+ * content (SHA-256 and size) over the network once (`network.files`
+ * contents, `network.bytes`, sent by `network.senders` Pis, at most
+ * `network.largestSender` bytes by one of them), and the rest copied on the
+ * boot server (`local`: the last copy of each content is moved, not copied).
+ */
+export interface PlanTransfer {
+  files: number;
+  bytes: number;
+  pis: number;
+  network: { files: number; bytes: number; senders: number; largestSender: number };
+  local: { files: number; bytes: number };
 }
 
 export function isEmptyTarget(t: TargetPlan): boolean {
@@ -76,7 +94,27 @@ export function planToJson(plan: Plan): unknown {
     command: plan.command,
     upToDate: isEmptyPlan(plan),
     targets: plan.targets.map((t) => ({ ...t, upToDate: isEmptyTarget(t) })),
+    ...(plan.transfer && { transfer: plan.transfer }),
   });
+}
+
+/** Bytes for people: 512 B, 1.0 kB, 171.2 MB, 8.97 GB (powers of 1024, as the copy lines). */
+export function bytesText(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} kB`;
+  if (n < 1024 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  return `${(n / 1024 / 1024 / 1024).toFixed(2)} GB`;
+}
+
+/** The plan's copy in one line: what crosses the network once, what is copied here. */
+export function transferLine(t: PlanTransfer): string {
+  const net = t.network;
+  const senders = t.pis === 1 ? '' : net.senders === 1 ? ', by 1 Pi' : `, by ${net.senders} Pis, at most ${bytesText(net.largestSender)} from one`;
+  return (
+    `copy: ${t.files} file${t.files === 1 ? '' : 's'} (${bytesText(t.bytes)}) into ${t.pis === 1 ? "the Pi's directory" : `${pis(t.pis)}' directories`}: ` +
+    `${bytesText(net.bytes)} over the network (${net.files} distinct file${net.files === 1 ? '' : 's'}, each sent once${senders}), ` +
+    `${bytesText(t.local.bytes)} copied on this machine`
+  );
 }
 
 const KIND_MARK: Record<ChangeKind, string> = {
@@ -110,6 +148,7 @@ export interface PlanStyle {
 export function formatPlan(plan: Plan, c: PlanStyle, colorDiff: (d: string) => string = (d) => d): string {
   if (plan.targets.length === 0) return '';
   const blocks = plan.targets.length === 1 ? [targetLines(plan.targets[0]!, c, colorDiff)] : groupPlan(plan).map((b) => blockLines(b, c, colorDiff));
+  if (plan.transfer && plan.transfer.files > 0) blocks.push([c.bold(transferLine(plan.transfer))]);
   return `${blocks.map((l) => l.join('\n')).join('\n\n')}\n`;
 }
 

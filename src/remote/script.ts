@@ -32,7 +32,7 @@ export interface ScriptHost {
 }
 
 /** Every script pinet runs on a host (the file names in scripts/remote/, without .sh). */
-export const SCRIPT_NAMES = ['gather', 'read-files', 'stat', 'write-file', 'list-tree', 'tar-tree', 'enroll-apply', 'rollback', 'boot-state', 'reboot', 'nfs-detect', 'nfs-export-apply', 'nfs-export-restore', 'boot-mount', 'ceph-detect', 'open-as'] as const;
+export const SCRIPT_NAMES = ['gather', 'read-files', 'stat', 'write-file', 'list-tree', 'tar-tree', 'hash-files', 'enroll-apply', 'rollback', 'boot-state', 'reboot', 'nfs-detect', 'nfs-export-apply', 'nfs-export-restore', 'boot-mount', 'ceph-detect', 'open-as'] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
 const SCRIPT_DIR = new URL('../../scripts/remote/', import.meta.url);

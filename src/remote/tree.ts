@@ -1,6 +1,6 @@
 /**
  * Copying a directory tree from a remote host to a local directory, and
- * listing one with checksums.
+ * listing one with checksums; hashing and fetching chosen files of one.
  *
  * `streamTree` runs, on two channels of the same connection at once, the
  * remote `find … | tar -cf -` (read by our own tar reader, written to disk
@@ -16,6 +16,12 @@
  * and symlink mtimes are set as the archive says, directory mtimes and modes
  * at the end. Modes are kept as they are, or with `modes: 'normalize'` set
  * to 0644 for files and 0755 for directories. Owners are not copied.
+ *
+ * For enroll's send-once copy (src/jobs/enroll/send-once.ts): `hashFiles`
+ * reads chosen files once on the host for their SHA-256 and size (one round
+ * trip, scripts/remote/hash-files.sh), and `fetchFiles` streams chosen
+ * files as one tar archive, handing each file's bytes to the caller as they
+ * arrive (the content store writes and verifies them).
  */
 import { createHash } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
@@ -24,7 +30,7 @@ import { join } from 'node:path';
 import { lastLine, RemoteError } from './errors.js';
 import { showValue } from './destination.js';
 import type { RemoteHost } from './remote-host.js';
-import { runScript, ScriptError, startScript, type ScriptOutput } from './script.js';
+import { runScript, ScriptError, startScript, type ScriptHost, type ScriptOutput } from './script.js';
 import { readTar, TarFormatError } from './tar.js';
 
 export interface TreeEntry {
@@ -119,7 +125,7 @@ export function parseListing(out: Buffer, sums: string): TreeEntry[] {
   return [...entries.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
-function checkDir(host: RemoteHost, dir: string, step: string): void {
+function checkDir(host: { label: string }, dir: string, step: string): void {
   if (!dir.startsWith('/') || dir.includes('\0')) {
     throw new RemoteError('remote-file', host.label, step, `${step}: ${showValue(dir)} is not an absolute path`);
   }
@@ -342,4 +348,163 @@ export async function streamTree(
     );
   }
   return { files: fileCount, bytes, entries };
+}
+
+/** A file's SHA-256 and size, as the host read them in one pass. */
+export interface FileHash {
+  sha256: string;
+  size: number;
+  /** Its mtime in whole seconds after it was read (absent when the host hashed with sha256sum). */
+  mtime?: number;
+}
+
+/** Parses hash-files.sh's "hashes" section: per file its hash, or why it could not be read. */
+export function parseHashes(out: Buffer): Map<string, FileHash | { error: string }> {
+  const result = new Map<string, FileHash | { error: string }>();
+  let off = 0;
+  while (off < out.length) {
+    const end = out.indexOf(0, off);
+    const nameEnd = end < 0 ? -1 : out.indexOf(0, end + 1);
+    if (end < 0 || nameEnd < 0) throw new Error('truncated hash list');
+    const head = out.subarray(off, end).toString('utf8');
+    const path = relPath(out.subarray(end + 1, nameEnd).toString('utf8'));
+    off = nameEnd + 1;
+    if (head.startsWith('! ')) {
+      result.set(path, { error: head.slice(2) });
+      continue;
+    }
+    const m = /^([0-9a-f]{64}) ([0-9]+) (-?[0-9]+)$/.exec(head);
+    if (!m) throw new Error(`unexpected hash record ${JSON.stringify(head.slice(0, 100))}`);
+    result.set(path, { sha256: m[1]!, size: Number(m[2]), mtime: Number(m[3]) });
+  }
+  return result;
+}
+
+export interface HashFilesOptions {
+  sudo?: boolean;
+  step?: string;
+  timeoutMs?: number;
+}
+
+/**
+ * The SHA-256 and size of each of `paths` (relative to `remoteDir`), read
+ * on the host in one pass (scripts/remote/hash-files.sh), in one round trip.
+ * A file that cannot be read is an error naming it.
+ */
+export async function hashFiles(host: ScriptHost, remoteDir: string, paths: readonly string[], opts: HashFilesOptions = {}): Promise<Map<string, FileHash>> {
+  const step = opts.step ?? `hashing files in ${remoteDir}`;
+  checkDir(host, remoteDir, step);
+  const wanted = paths.map(relPath);
+  for (const p of wanted) if (p === '' || unsafeName(p) || p.includes('\0')) throw new Error(`bad path ${showValue(p)} to hash`);
+  if (wanted.length === 0) return new Map();
+  let r: ScriptOutput;
+  try {
+    r = await runScript(host, 'hash-files', [remoteDir], {
+      step,
+      sudo: opts.sudo ?? true,
+      input: Buffer.from(wanted.map((p) => `./${p}\0`).join('')),
+      ...(opts.timeoutMs !== undefined && { timeoutMs: opts.timeoutMs }),
+    });
+  } catch (err) {
+    if (!(err instanceof ScriptError)) throw err;
+    const why = err.failedStep ? err.message.replace(/^.*? failed: /, '') : err.stderrLine || `status ${err.code}`;
+    throw new RemoteError('remote-file', host.label, step, `cannot hash the files in ${remoteDir}: ${why}${err.failedStep && err.stderrLine ? ` (${err.stderrLine})` : ''}`, { cause: err });
+  }
+  const out = new Map<string, FileHash>();
+  const problems: string[] = [];
+  try {
+    const hashes = r.sections.get('hashes');
+    if (hashes !== undefined) {
+      for (const [path, h] of parseHashes(hashes)) {
+        if ('error' in h) problems.push(`${showValue(path)}: ${h.error}`);
+        else out.set(path, h);
+      }
+    } else {
+      for (const line of (r.sections.get('sums')?.toString('utf8') ?? '').split('\n')) {
+        if (line === '') continue;
+        const h = parseSha256Line(line);
+        if (!h) throw new Error(`unexpected checksum line ${JSON.stringify(line.slice(0, 100))}`);
+        out.set(relPath(h.name), { sha256: h.hash, size: -1 });
+      }
+    }
+  } catch (err) {
+    throw new RemoteError('protocol', host.label, step, `${step}: ${(err as Error).message}`);
+  }
+  for (const p of wanted) if (!out.has(p) && !problems.some((x) => x.startsWith(`${showValue(p)}:`))) problems.push(`${showValue(p)}: not hashed`);
+  if (problems.length > 0) {
+    throw new RemoteError('remote-file', host.label, step, `cannot hash ${problems.slice(0, 3).join('; ')}${problems.length > 3 ? ` (and ${problems.length - 3} more)` : ''} in ${remoteDir}`, {
+      hint: 'the files changed or vanished while enroll read them; run again',
+    });
+  }
+  return out;
+}
+
+export interface FetchFilesOptions {
+  sudo?: boolean;
+  step?: string;
+}
+
+/**
+ * Streams `paths` (files relative to `remoteDir`) from the host as one tar
+ * archive (scripts/remote/tar-tree.sh, the names NUL-separated on its
+ * stdin) and hands each file's content to `onFile` as it arrives, in the
+ * archive's order; nothing is written here. Every path must arrive, once,
+ * as a regular file. An error thrown by `onFile` stops the transfer and is
+ * thrown as it is.
+ */
+export async function fetchFiles(
+  host: ScriptHost,
+  remoteDir: string,
+  paths: readonly string[],
+  onFile: (path: string, size: number, data: AsyncIterable<Buffer>) => Promise<void>,
+  opts: FetchFilesOptions = {},
+): Promise<void> {
+  const step = opts.step ?? `reading files from ${remoteDir}`;
+  checkDir(host, remoteDir, step);
+  const wanted = new Set(paths.map(relPath));
+  for (const p of wanted) if (p === '' || unsafeName(p) || p.includes('\0')) throw new Error(`bad path ${showValue(p)} to fetch`);
+  if (wanted.size === 0) return;
+  const started = await startScript(host, 'tar-tree', [remoteDir, 'list'], {
+    step,
+    sudo: opts.sudo ?? true,
+    input: Buffer.from([...wanted].map((p) => `./${p}\0`).join('')),
+  });
+  const seen = new Set<string>();
+  let callbackError: { error: unknown } | undefined;
+  const extract = readTar(started.stdout as AsyncIterable<Buffer>, async (entry, data) => {
+    const rel = relPath(entry.name);
+    if (!wanted.has(rel) || seen.has(rel)) throw new TarFormatError(`unexpected entry ${showValue(entry.name)} in the archive`);
+    if (entry.type !== 'file') throw new TarFormatError(`${showValue(rel)} is not a regular file on the host`);
+    seen.add(rel);
+    try {
+      await onFile(rel, entry.size, data);
+    } catch (err) {
+      callbackError = { error: err };
+      throw err;
+    }
+  });
+  let extractError: unknown;
+  await extract.catch((err: unknown) => {
+    extractError = err;
+    started.kill();
+  });
+  if (callbackError) {
+    await started.done.catch(() => undefined);
+    throw callbackError.error;
+  }
+  const ended = await started.done;
+  if (ended.code !== 0 && ended.code !== 1) {
+    // tar's last line only says it failed; the line before says why ("./x: Cannot stat: No such file or directory").
+    const why = ended.code === 3 ? 'no such directory' : lastLine(ended.stderr.replace(/^.*Exiting with failure status.*$/gm, '')) || `tar exited with status ${ended.code}`;
+    throw new RemoteError('remote-file', host.label, step, `${step} failed: ${why}`, { hint: 'the files changed or vanished on the host; run again' });
+  }
+  if (extractError !== undefined) {
+    throw new RemoteError('remote-file', host.label, step, `${step} failed: ${extractError instanceof Error ? extractError.message : String(extractError)}`, { cause: extractError });
+  }
+  const missing = [...wanted].filter((p) => !seen.has(p));
+  if (missing.length > 0) {
+    throw new RemoteError('remote-file', host.label, step, `${step}: ${missing.slice(0, 3).map(showValue).join(', ')}${missing.length > 3 ? ` (and ${missing.length - 3} more)` : ''} did not arrive`, {
+      hint: 'the files changed or vanished on the host; run again',
+    });
+  }
 }

@@ -6,12 +6,13 @@
  * test cluster's admin host over SSH, exactly as pinet will run them; NFS
  * reads and writes run libnfs from the client namespaces.
  *
- *   node --import tsx test/ceph/record.ts            start a cluster, record, stop it
+ *   node --import tsx test/ceph/record.ts                 start a cluster, record everything, stop it
+ *   node --import tsx test/ceph/record.ts orchestrator    only the orchestrator section (added to the others)
  *
  * cephx keys in the output are replaced by "<redacted>". Values that differ
  * per cluster (fsid, subvolume UUIDs, ports) differ between recordings.
  */
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClientName } from './layout.js';
@@ -296,16 +297,62 @@ export async function recordAll(c: CephCluster, scratch: string): Promise<Record
   await R.ceph('nfs-export-rm-unknown-cluster', 'Remove on a cluster that does not exist', ['ceph', 'nfs', 'export', 'rm', 'no-such-cluster', '/rec-open']);
   await R.ceph('subvolume-rm-exported', 'Remove a subvolume that an export still points at', ['ceph', 'fs', 'subvolume', 'rm', fs, 'rec-squash']);
   await R.ceph('subvolume-rm-missing', 'Remove a subvolume that does not exist', ['ceph', 'fs', 'subvolume', 'rm', fs, 'no-such-subvolume']);
+  await recordOrchestrator(R);
   return R.recordings;
 }
 
+/**
+ * With and without an orchestrator. cephadm needs containers and rook
+ * Kubernetes, neither runs here; Ceph's own `test_orchestrator` mgr module
+ * (shipped in ceph-mgr-modules-core, "does not actually do anything") is a
+ * real orchestrator backend as far as the orchestrator CLI and mgr/nfs are
+ * concerned: the answers of `orch status`, `orch host ls` and `nfs cluster
+ * create` with an orchestrator come from the real code paths. Recorded last
+ * (and undone at the end): with an orchestrator, mgr/nfs lists NFS clusters
+ * from it, so the hand-made one disappears.
+ */
+async function recordOrchestrator(R: Recorder): Promise<void> {
+  const nfs = R.c.info.nfsClusterId;
+  await R.ceph('orch-status', 'Orchestrator status without an orchestrator (what ceph-detect.sh asks)', ['ceph', 'orch', 'status', '--format', 'json']);
+  await R.ceph('orch-host-ls', 'Orchestrator hosts without an orchestrator', ['ceph', 'orch', 'host', 'ls', '--format', 'json']);
+  await R.ceph('mgr-module-enable-test-orchestrator', "Enable Ceph's test orchestrator module", ['ceph', 'mgr', 'module', 'enable', 'test_orchestrator']);
+  try {
+    await R.ceph('orch-set-backend-test-orchestrator', 'Make it the orchestrator backend', ['ceph', 'orch', 'set', 'backend', 'test_orchestrator']);
+    await R.ceph('orch-status-test-orchestrator', 'Orchestrator status with one', ['ceph', 'orch', 'status', '--format', 'json']);
+    await R.ceph('orch-host-ls-test-orchestrator', 'Its hosts (the test orchestrator knows only localhost): the names a placement must use', ['ceph', 'orch', 'host', 'ls', '--format', 'json']);
+    await R.ceph('nfs-export-ls-hand-made-cluster-with-orchestrator', 'The hand-made NFS cluster once an orchestrator is on: mgr/nfs lists clusters from the orchestrator', ['ceph', 'nfs', 'export', 'ls', nfs]);
+    await R.ceph('nfs-cluster-ls-test-orchestrator', 'NFS clusters with an orchestrator', ['ceph', 'nfs', 'cluster', 'ls']);
+    await R.ceph('nfs-cluster-create-test-orchestrator', "The article's command with an orchestrator, placed on one of its hosts", ['ceph', 'nfs', 'cluster', 'create', 'rec-orch', 'localhost']);
+    await R.ceph('rados-nfs-after-orch-cluster-create', 'What that create wrote to the .nfs pool (namespace<TAB>object)', ['rados', '-p', '.nfs', 'ls', '--all']);
+    await R.ceph('nfs-export-ls-orch-cluster', 'Exports of the cluster the orchestrator created (the test orchestrator lists no nfs service)', ['ceph', 'nfs', 'export', 'ls', 'rec-orch']);
+  } finally {
+    await R.c.adminSsh(['ceph', 'orch', 'set', 'backend', ''].map(shq).join(' '));
+    await R.c.adminSsh(['ceph', 'mgr', 'module', 'disable', 'test_orchestrator'].map(shq).join(' '));
+    await R.c.adminSsh(['rados', '-p', '.nfs', '-N', 'rec-orch', 'rm', 'conf-nfs.rec-orch'].map(shq).join(' '));
+  }
+  await R.ceph('nfs-export-ls-hand-made-cluster-after-orchestrator', 'The hand-made cluster again, the orchestrator backend unset', ['ceph', 'nfs', 'export', 'ls', nfs]);
+}
+
 async function main(): Promise<void> {
+  const only = process.argv[2];
+  if (only !== undefined && only !== 'orchestrator') throw new Error(`usage: record.ts [orchestrator]`);
   const c = await cephCluster();
   process.stderr.write(`cluster up in ${c.info.startupMs} ms; recording\n`);
   const scratch = await mkdtemp('/tmp/pinet-ceph-record-');
   let recs: Recording[];
   try {
-    recs = await recordAll(c, scratch);
+    if (only === 'orchestrator') {
+      const R = new Recorder(c, scratch);
+      R.version = /ceph version (\S+)/.exec((await c.adminSsh('ceph version')).stdout)?.[1] ?? 'unknown';
+      await recordOrchestrator(R);
+      // Added to the recordings already there: the others keep their files, the index lists all.
+      const index = JSON.parse(await readFile(join(OUT, 'index.json'), 'utf8')) as { recordings: { name: string }[] };
+      const fresh = new Set(R.recordings.map((r) => r.name));
+      const kept = await Promise.all(index.recordings.filter((r) => !fresh.has(r.name)).map(async (r) => JSON.parse(await readFile(join(OUT, `${r.name}.json`), 'utf8')) as Recording));
+      recs = [...kept, ...R.recordings];
+    } else {
+      recs = await recordAll(c, scratch);
+    }
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }

@@ -142,7 +142,7 @@ describeAsRoot('pinet enroll: bad input and faults', () => {
     let progress = '';
     child.stderr?.on('data', (d: Buffer) => (progress += d.toString()));
     await until('the copy to start', () => progress.includes('copying'));
-    // Cut in the middle: once part of the 2 MB has landed in the export's staging directory.
+    // Cut in the middle: once part of the 2 MB has landed in the export (the content store it is sent into).
     await until('256 kB copied', async () => (await stagedBytes(exportDir, pi.serial8)) >= 256 * 1024);
     await pi.cutConnections('reset');
     const r = await child;
@@ -151,6 +151,7 @@ describeAsRoot('pinet enroll: bad input and faults', () => {
     expect(r.stdout).toMatch(/copycut .*failed .*(connection|lost|closed)/i);
     expect(await piSnapshot(pi)).toBe(before);
     expect((await readdir(exportDir)).filter((n) => n.includes(pi.serial8))).toEqual([]); // no partial copy, no staging dir
+    expect((await readdir(exportDir)).filter((n) => n.startsWith('.pinet-store-'))).toEqual([]); // no content store left
     const again = await enroll(['copycut']);
     expect(again.code, again.stdout).toBe(0);
     expect((await enroll(['copycut'])).stderr).toMatch(/up to date/);
@@ -193,10 +194,15 @@ describeAsRoot('pinet enroll: bad input and faults', () => {
   });
 });
 
-/** Bytes of the files in the export's staging directories for `dir` (a copy in progress). */
+/**
+ * Bytes of the files in the export's staging directories for `dir` and in
+ * the content store that a run's Pis send their files into (a copy in
+ * progress: over the network into the store, then into the staging
+ * directory from there).
+ */
 async function stagedBytes(exportDir: string, dir: string): Promise<number> {
   let bytes = 0;
-  for (const n of (await readdir(exportDir)).filter((x) => x.startsWith(`.${dir}.pinet-`))) {
+  for (const n of (await readdir(exportDir)).filter((x) => x.startsWith(`.${dir}.pinet-`) || x.startsWith('.pinet-store-'))) {
     for (const f of await readdir(join(exportDir, n), { recursive: true }).catch(() => [] as string[])) {
       const st = await stat(join(exportDir, n, f)).catch(() => undefined);
       if (st?.isFile()) bytes += st.size;

@@ -23,7 +23,7 @@ const FIXTURES = fileURLToPath(new URL('../fixtures/ceph/', import.meta.url));
 const rec = (name: string): Recording => JSON.parse(readFileSync(`${FIXTURES}${name}.json`, 'utf8')) as Recording;
 
 /** What ceph-detect.sh prints, built from recordings of the same commands (stdout and stderr, then rc=). */
-function detectOutput(parts: Record<'version' | 'fs-ls' | 'subvolume-info' | 'export-ls' | 'export-info' | 'orch', Recording>, user = 'root') {
+function detectOutput(parts: Record<'version' | 'fs-ls' | 'subvolume-info' | 'export-ls' | 'export-info' | 'orch', Recording> & { 'orch-hosts'?: Recording }, user = 'root') {
   const M = '@@m@@';
   let out = `\n${M} section id\n0\n${user}\n${user === 'root' ? 'root' : 'ok'}\nadmin\n\n${M} section ceph\n/usr/bin/ceph\n`;
   for (const [name, r] of Object.entries(parts)) out += `\n${M} section ${name}\n${r.stdout}${r.stderr}rc=${r.exitCode}\n`;
@@ -31,7 +31,9 @@ function detectOutput(parts: Record<'version' | 'fs-ls' | 'subvolume-info' | 'ex
   return { ...parseFramed(Buffer.from(out), M), code: 0, stderr: '' };
 }
 
-const NO_ORCH: Recording = { argv: ['ceph', 'orch', 'status'], exitCode: 2, stdout: '', stderr: 'Error ENOENT: No orchestrator configured (try `ceph orch set backend`)\n' };
+const NO_ORCH = rec('orch-status');
+/** Ceph's own test_orchestrator mgr module as the backend (recorded): an orchestrator that knows one host, localhost. */
+const TEST_ORCH = { orch: rec('orch-status-test-orchestrator'), 'orch-hosts': rec('orch-host-ls-test-orchestrator') };
 const fresh = {
   version: rec('version'),
   'fs-ls': rec('fs-ls-json'),
@@ -111,13 +113,23 @@ describe('ceph plan', () => {
       [() => planCeph(S({ fs: 'other-fs' }), f(), 'admin'), /there is no CephFS file system other-fs \(ceph fs ls: homenet-fs\)/],
       [() => planCeph(S(), parseCephFacts(detectOutput({ ...fresh, 'export-ls': rec('nfs-export-ls-unknown-cluster') })), 'admin'), /no NFS cluster hn-nfs .*without an orchestrator/],
       [() => planCeph(S({ subvolume: 'picluster-boot', fs: 'homenet-fs' }), { ...parseCephFacts(detectOutput(exported)), subvolume: { exists: true, path: '/volumes/_nogroup/other/1', mode: 0o777, uid: 0, gid: 0 } }, 'admin'), /pseudo path \/picluster-boot belongs to another export/],
+      // An export at the pseudo path while the subvolume does not exist is someone else's (export apply would take it over).
+      [() => planCeph(S(), parseCephFacts(detectOutput({ ...fresh, 'export-ls': rec('nfs-export-ls-detailed'), 'export-info': rec('nfs-export-info') })), 'admin'), /pseudo path \/picluster-boot belongs to another export .*the subvolume no-such-subvolume does not exist/],
       [() => planCeph(S({ nfsRoot: true }), f(), 'admin'), /NFSv4 only/],
     ];
     for (const [fn, msg] of cases) expect(fn).toThrow(msg);
   });
 
-  it('with an orchestrator, a missing NFS cluster is created first', () => {
-    const p = planCeph(S(), { ...parseCephFacts(detectOutput({ ...fresh, 'export-ls': rec('nfs-export-ls-unknown-cluster') })), orchestrator: true }, 'admin');
-    expect(p.steps[0]!.argv).toEqual(['ceph', 'nfs', 'cluster', 'create', 'hn-nfs', 'nfs-host']);
+  it('with an orchestrator, a missing NFS cluster is created first, on the orchestrator\'s host that --nfs names (by name or address)', () => {
+    // Once an orchestrator is on, mgr/nfs lists NFS clusters from it: the hand-made one is gone (recorded).
+    const f = parseCephFacts(detectOutput({ ...fresh, ...TEST_ORCH, 'export-ls': rec('nfs-export-ls-hand-made-cluster-with-orchestrator') }));
+    expect([f.cluster, f.orchestrator, f.orchestratorHosts]).toEqual([false, true, [{ hostname: 'localhost', addr: 'localhost' }]]);
+    const p = planCeph(S({ placement: 'localhost' }), f, 'admin');
+    const created = rec('nfs-cluster-create-test-orchestrator');
+    expect(p.steps[0]!.argv).toEqual(created.argv.map((a) => (a === 'rec-orch' ? 'hn-nfs' : a)));
+    expect(created).toMatchObject({ exitCode: 0, stdout: 'NFS Cluster Created Successfully\n' });
+    // An address the orchestrator does not know as a host (cephadm: "Cannot place … Unknown hosts"): refused with its hosts.
+    expect(() => planCeph(S({ placement: '10.251.200.10' }), f, 'admin')).toThrow(/no NFS cluster hn-nfs, and the orchestrator manages no host 10\.251\.200\.10 .*ceph orch host ls: localhost \(localhost\)/);
+    expect(parseCephFacts(detectOutput({ ...fresh, orch: rec('orch-status') })).orchestrator).toBe(false);
   });
 });

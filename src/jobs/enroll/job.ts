@@ -1,20 +1,31 @@
 /**
  * The enroll job on many Pis: prepare every Pi (connect → detect → lock →
- * plan), show the plan, ask once, apply on the Pis that change (then
- * verify, record, optionally reboot), and report each Pi's result from its
- * task records. One failing Pi never stops the others.
+ * plan → hash the files to copy), decide who sends each unique content
+ * (send-once.ts), show the plan, ask once, fetch (the chosen Pis send each
+ * content once into the boot server's content store; a content a failed
+ * sender did not deliver is asked of another Pi that has it), apply on the
+ * Pis that change (their directories filled from the store, then verify,
+ * record, optionally reboot), and report each Pi's result from its task
+ * records. One failing Pi never stops the others. The phases run one after
+ * the other for all Pis, so any --concurrency works: every content is in
+ * the store before any Pi's directory is filled. The store is removed when
+ * the job ends, whatever happened.
  */
 import { formatError, PinetError } from '../../errors.js';
 import type { ConnectOptions } from '../../remote/index.js';
+import { ContentStore, contentName } from '../../server/content-store.js';
 import { checkExportDir } from '../../server/export.js';
 import { stamp as makeStamp, type InventoryEntry, type StateStore } from '../../server/state.js';
 import type { Plan } from '../../plan/model.js';
 import type { Progress } from '../../ui/progress.js';
-import { describeOutcome, Job, tasksIn, type TargetRecord } from '../runner.js';
+import { Job, tasksIn, type TargetRecord } from '../runner.js';
 import { NetbootWatch } from './netboot-watch.js';
 import type { EnrollSettings } from './plan.js';
 import type { RebootReport } from './reboot.js';
+import { planSending, type SendPlan } from './send-once.js';
+import { Filler } from './fill.js';
 import { applyTasks, prepareTasks, recordInventory, type EnrollEnv, type EnrollPi } from './tasks.js';
+import { hashedFiles, sendTask } from './transfer.js';
 
 /** One Pi's outcome, as the summary table and `--json` show it. */
 export interface PiResult {
@@ -66,7 +77,18 @@ export async function enrollMany(hosts: string[], settings: EnrollSettings, conn
         return n ? { outcome: 'ok', detail: `${n} change(s) planned` } : { outcome: 'up to date' };
       },
     });
-    const plan: Plan = { command: 'enroll', targets: job.targets.flatMap((t) => (t.ctx.plan && !t.failed ? [t.ctx.plan.target] : [])) };
+    const copying = job.active.filter((t) => t.ctx.plan!.copy.files.length > 0);
+    const sending = planSending(copying.map((t) => ({ pi: t.target, files: hashedFiles(t.ctx) })));
+    for (const t of copying) {
+      const load = sending.bySender.get(t.target);
+      const copy = t.ctx.plan!.target.changes.find((c) => c.id === 'copy');
+      if (copy) copy.detail = { ...copy.detail, network: { bytes: load?.bytes ?? 0, files: load?.files.length ?? 0 } };
+    }
+    const plan: Plan = {
+      command: 'enroll',
+      targets: job.targets.flatMap((t) => (t.ctx.plan && !t.failed ? [t.ctx.plan.target] : [])),
+      ...(sending.transfer.files > 0 && { transfer: sending.transfer }),
+    };
     opts.showPlan(plan);
     const changing = job.active.filter((t) => t.ctx.plan!.target.changes.length > 0);
     if (opts.dryRun || changing.length === 0) return { plan, results: job.targets.map(resultOf) };
@@ -76,9 +98,22 @@ export async function enrollMany(hosts: string[], settings: EnrollSettings, conn
     // --reboot: dnsmasq's log shows each Pi's network boot (opened once, at the first reboot).
     if (opts.reboot) env.netboot = () => (watching ??= openWatch(settings.exportDir, changing.map((t) => t.ctx.plan!.inventoryEntry), opts));
 
+    if (sending.contents.length > 0) {
+      env.store = await ContentStore.open(settings.exportDir);
+      env.filler = new Filler(
+        env.store,
+        copying.map((t) => t.ctx),
+        { moved: (host, kind, bytes, total, since) => env.moved?.(host, kind, bytes, total, since) },
+      );
+      await fetchContents(job, env, copying, sending, opts);
+    }
+
+    const view = opts.progress(changing.map((t) => t.target));
+    env.moved = (host, kind, bytes, total, since) => view.moved?.(host, kind, bytes, total, since);
+    for (const t of changing) env.filler?.report(t.target); // what was copied while the contents arrived
     await job.phase('apply', applyTasks(env), {
       only: (t) => changing.includes(t),
-      view: opts.progress(changing.map((t) => t.target)),
+      view,
       describe: (err) => formatError(err),
       finished: (c) => ({ outcome: c.reboot && !c.reboot.ok ? 'failed' : 'ok', detail: `${c.plan!.target.changes.length} change(s)${c.reboot ? `; ${c.reboot.detail}` : ''}` }),
     });
@@ -89,8 +124,47 @@ export async function enrollMany(hosts: string[], settings: EnrollSettings, conn
     return { plan, results: job.targets.map(resultOf) };
   } finally {
     await job.close();
+    await env.filler?.cleanup();
+    await env.store?.remove();
     await (await watching)?.close();
   }
+}
+
+/** Rounds of the fetch phase at most: each round after the first asks other Pis for what failed senders did not send. */
+const FETCH_ROUNDS = 5;
+
+/**
+ * The fetch phase: the chosen Pis send their contents into the store (and
+ * the filler copies each into the Pis' directories as it arrives). A
+ * content that did not arrive (its sender failed: a file changed since it
+ * was hashed, a lost connection) is asked of another Pi that has it, in
+ * another round; what no Pi can send fails the Pis that need it when their
+ * copy task takes their directory.
+ */
+async function fetchContents(job: Job<EnrollPi>, env: EnrollEnv, copying: TargetRecord<EnrollPi>[], first: SendPlan, opts: EnrollRunOptions): Promise<void> {
+  const store = env.store!;
+  const filler = env.filler!;
+  const needed = (): Set<string> => new Set(copying.filter((x) => !x.failed).flatMap((t) => hashedFiles(t.ctx).filter((f) => !store.has(f)).map(contentName)));
+  let sending = first;
+  for (let round = 0; round < FETCH_ROUNDS && sending.bySender.size > 0; round++) {
+    env.sending = sending;
+    const senders = [...sending.bySender.keys()];
+    const view = opts.progress(senders);
+    // This view shows what crosses the network; the copies made meanwhile show in the apply phase's.
+    env.moved = (host, kind, bytes, total, since) => (kind === 'network' ? view.moved?.(host, kind, bytes, total, since) : undefined);
+    await job.phase('fetch', [sendTask(env)], { only: (t) => sending.bySender.has(t.target), view, describe: formatError });
+    for (const t of copying) if (t.failed) filler.drop(t.target);
+    const missing = needed();
+    if (missing.size === 0) break;
+    const alive = copying.filter((t) => !t.failed);
+    sending = planSending(
+      alive.map((t) => ({ pi: t.target, files: hashedFiles(t.ctx) })),
+      missing,
+    );
+  }
+  const failedSenders = job.targets.filter((t) => t.failed?.phase === 'fetch').map((t) => t.target);
+  const why = failedSenders.length ? `the Pis that had them failed (${failedSenders.join(', ')})` : 'no Pi sent them';
+  filler.finish(new Map([...needed()].map((name) => [name, why])));
 }
 
 /** dnsmasq's log, or undefined (said once) when it cannot be followed: then only SSH tells how the Pis came back. */
@@ -107,12 +181,12 @@ function resultOf(t: TargetRecord<EnrollPi>): PiResult {
   const base = { host: t.target, ...(p ? { serial: p.serial, dir: p.dir } : {}) };
   if (!p || t.failed?.phase === 'prepare') return { ...base, result: 'refused', changes: [], error: formatError(t.failed?.error) };
   const changes = p.target.changes.map((c) => c.summary);
-  const applied = t.tasks.some((r) => r.phase === 'apply');
+  const applied = t.tasks.some((r) => CHANGING.includes(r.phase));
   if (!applied) return { ...base, result: changes.length ? 'planned' : 'up to date', changes };
   const report: NonNullable<PiResult['report']> = {
-    done: tasksIn(t, 'done', 'apply'),
-    notDone: [...tasksIn(t, 'failed', 'apply'), ...tasksIn(t, 'not done', 'apply')],
-    undone: tasksIn(t, 'undone', 'apply'),
+    done: changingTasks(t, 'done'),
+    notDone: [...changingTasks(t, 'failed'), ...changingTasks(t, 'not done')],
+    undone: changingTasks(t, 'undone'),
     ...(t.ctx.backup ? { backup: t.ctx.backup } : {}),
     ...(t.failed?.kept ? { uncertain: true } : {}),
   };
@@ -120,7 +194,15 @@ function resultOf(t: TargetRecord<EnrollPi>): PiResult {
   return { ...base, result: 'failed', changes, report, error: formatError(applyError(t)) };
 }
 
-/** The failure of the apply phase, naming the Pi, what was done and what was not, and what to do. */
+/** The phases that change things: fetch (a Pi sending its files changes nothing yet) and apply. */
+const CHANGING = ['fetch', 'apply'];
+
+/** A Pi's tasks of the changing phases in a state, in order, each name once. */
+function changingTasks(t: TargetRecord<EnrollPi>, state: Parameters<typeof tasksIn>[1]): string[] {
+  return [...new Set(CHANGING.flatMap((phase) => tasksIn(t, state, phase)))];
+}
+
+/** The failure of the fetch or apply phase, naming the Pi, what was done and what was not, and what to do. */
 function applyError(t: TargetRecord<EnrollPi>): PinetError {
   const err = t.failed!.error;
   const label = t.ctx.plan!.label;
@@ -128,5 +210,8 @@ function applyError(t: TargetRecord<EnrollPi>): PinetError {
   const hint = t.failed!.kept
     ? `${t.failed!.kept}; nothing was undone: run pinet enroll again to finish`
     : 'the Pi still boots as before; fix the cause and run pinet enroll again';
-  return new PinetError(`${msg.startsWith(label) ? msg : `${label}: ${msg}`} (${describeOutcome(t, 'apply')})`, { hint, cause: err });
+  const notDone = [...changingTasks(t, 'failed'), ...changingTasks(t, 'not done')];
+  const undone = changingTasks(t, 'undone');
+  const outcome = `done: ${changingTasks(t, 'done').join(', ') || 'nothing'}; not done: ${notDone.join(', ') || 'nothing'}${undone.length ? `; undone: ${undone.join(', ')}` : ''}`;
+  return new PinetError(`${msg.startsWith(label) ? msg : `${label}: ${msg}`} (${outcome})`, { hint, cause: err });
 }

@@ -108,7 +108,11 @@ export interface PlanInput {
   inventory: Inventory;
   /** The Pi's directory in the export as it is now (see `exportDirOf`). */
   local: ExportListing;
-  /** Its cmdline.txt there, or null. */
+  /**
+   * Its cmdline.txt there, or null when there is none. Its text is read only
+   * when enroll manages it (--root nfs/rbd, or a root a previous --root
+   * recorded in the inventory); otherwise '' says only that it is there.
+   */
   localCmdline: string | null;
   /** For the inventory's timestamps. */
   now?: Date;

@@ -1,9 +1,11 @@
 /**
  * The tasks of `pinet enroll`, per Pi, in the order the runner runs them.
  *
- * prepare: connect → detect → lock → plan (nothing changes yet).
- * apply:   backup (local) → copy → modes → cmdline → verify → the Pi (backup (Pi),
- *          fstab, hooks, bootloader: one round trip) → read-back → inventory → reboot.
+ * prepare: connect → detect → lock → plan → hash (nothing changes yet).
+ * fetch:   send (the Pis chosen to send a content, into the content store; transfer.ts).
+ * apply:   backup (local) → copy (from the content store) → modes → owners → cmdline →
+ *          verify → the Pi (backup (Pi), fstab, hooks, bootloader: one round trip) →
+ *          read-back → inventory → reboot.
  *
  * Safe order: the export is made ready and checked before the Pi is
  * pointed at it. When a task fails, the runner undoes the earlier ones (the
@@ -20,15 +22,21 @@ import { gather, type Detected } from '../../host/detect.js';
 import { PI_BACKUP_DIR, PI_STATE_DIR } from '../../host/pi-layout.js';
 import { connect, type ConnectOptions, type RemoteHost } from '../../remote/index.js';
 import { runScript, ScriptError, sectionText, type ScriptOutput } from '../../remote/script.js';
-import { COPY_EXCLUDE_PATTERNS, listTree, normalizeModes } from '../../server/export.js';
+import type { FileHash } from '../../remote/tree.js';
+import type { ContentStore } from '../../server/content-store.js';
+import { listTree, normalizeModes } from '../../server/export.js';
 import { canRead, type UnixUser } from '../../server/perms.js';
 import type { Inventory, StateStore } from '../../server/state.js';
 import { sha256 } from '../../util/hash.js';
 import { writeFileAtomic } from '../../util/fs.js';
 import { KeepChangesError, type Task } from '../runner.js';
 import { cmdlineNameOf, exportDirOf, planPi, type EnrollSettings, type PiPlan } from './plan.js';
+import type { MovedKind } from '../../ui/progress.js';
 import type { NetbootWatch } from './netboot-watch.js';
 import { rebootAndWait, type RebootReport } from './reboot.js';
+import type { Filler } from './fill.js';
+import type { SendPlan } from './send-once.js';
+import { hashTask } from './transfer.js';
 
 /** One Pi's state through the job. */
 export interface EnrollPi {
@@ -36,6 +44,8 @@ export interface EnrollPi {
   remote?: RemoteHost;
   detected?: Detected;
   plan?: PiPlan;
+  /** SHA-256 and size of each file the plan copies, as the Pi read them (task `hash`). */
+  hashes?: Map<string, FileHash>;
   /** Backups this run made of the Pi's originals. */
   backup?: { pi: string; local: string };
   /** This run created the Pi's directory in the export. */
@@ -57,6 +67,14 @@ export interface EnrollEnv {
   rebootTimeoutMs: number;
   /** dnsmasq's log, followed while the Pis reboot (opened at the first reboot; undefined when it cannot be). */
   netboot?: () => Promise<NetbootWatch | undefined>;
+  /** The boot server's copy of every content to copy, sent once (opened after the plan is confirmed). */
+  store?: ContentStore;
+  /** Fills the Pis' staging directories from the store as the contents arrive. */
+  filler?: Filler;
+  /** Who sends what in the current round of the fetch phase. */
+  sending?: SendPlan;
+  /** Tells the progress view the bytes moved for a Pi (sent over the network, or copied here). */
+  moved?: (host: string, kind: MovedKind, bytes: number, total: number, since?: number) => void;
 }
 
 const plan = (c: EnrollPi): PiPlan => c.plan!;
@@ -100,10 +118,18 @@ export function prepareTasks(env: EnrollEnv): Task<EnrollPi>[] {
         const dir = exportDirOf(d);
         const localDir = dir ? join(env.settings.exportDir, dir) : undefined;
         const local = localDir ? await listTree(localDir) : new Map();
-        const localCmdline = localDir ? await readFile(join(localDir, cmdlineNameOf(d)), 'utf8').catch(() => null) : null;
+        // Its text matters only to a cmdline.txt enroll manages (--root nfs/rbd, or the root a previous
+        // --root recorded); otherwise whether it is there is enough, and an up-to-date run reads no file
+        // of the export, only its listing.
+        const name = cmdlineNameOf(d);
+        const serial = d.facts.serial.known ? d.facts.serial.value.full : undefined;
+        const managed = env.settings.root.kind !== 'keep' || (serial !== undefined && env.inventory.pis[serial]?.root !== undefined);
+        const there = local.get(name)?.type === 'file';
+        const localCmdline = !localDir || !there ? null : managed ? await readFile(join(localDir, name), 'utf8').catch(() => null) : '';
         c.plan = await planPi({ detected: d, settings: env.settings, inventory: env.inventory, local, localCmdline });
       },
     },
+    hashTask(),
   ];
 }
 
@@ -133,23 +159,15 @@ export function applyTasks(env: EnrollEnv): Task<EnrollPi>[] {
     },
     {
       name: 'copy',
-      title: (c) => `copying ${plan(c).bootDir}`,
+      title: (c) => `copying ${plan(c).bootDir}: ${plan(c).copy.files.length} file${plan(c).copy.files.length === 1 ? '' : 's'} into ${plan(c).localDir}/ from the boot server's copy`,
       when: (c) => plan(c).copy.files.length > 0 || plan(c).copy.create,
-      async run(c, t) {
+      async run(c) {
         const p = plan(c);
-        const staging = join(dirname(p.localDir), `.${p.dir.replace(/\//g, '_')}.pinet-${process.pid}-${randomBytes(3).toString('hex')}`);
+        // Filled from the content store as the contents arrived (fill.ts), or empty.
+        let staging = join(dirname(p.localDir), `.${p.dir.replace(/\//g, '_')}.pinet-${process.pid}-${randomBytes(3).toString('hex')}`);
         try {
-          if (p.copy.files.length > 0) {
-            await c.remote!.streamTree(p.bootDir, staging, {
-              only: p.copy.files,
-              exclude: COPY_EXCLUDE_PATTERNS,
-              modes: 'normalize',
-              step: `copying ${p.bootDir}`,
-              onProgress: (bytes) => t.bytes(bytes, p.copy.bytes),
-            });
-          } else {
-            await mkdir(staging, { recursive: true });
-          }
+          if (p.copy.files.length > 0) staging = await env.filler!.take(c.host);
+          else await mkdir(staging, { recursive: true, mode: 0o755 });
           await normalizeModes(staging);
           if (env.settings.owner) await chownTree(staging, env.settings.owner);
           if (p.copy.create) {

@@ -36,7 +36,7 @@ export interface CephSettings {
   squash: Squash;
   /** The Pis mount their root over NFS (needs NFSv3). */
   nfsRoot: boolean;
-  /** Where an orchestrator would place a new NFS cluster (the NFS server's host). */
+  /** Where an orchestrator would place a new NFS cluster: the NFS server's host (--nfs), by the name or address the orchestrator knows it by. */
   placement: string;
 }
 
@@ -68,6 +68,8 @@ export interface CephFacts {
   /** pinet's export, by its pseudo path. */
   export?: CephExport;
   orchestrator: boolean;
+  /** The orchestrator's hosts (`ceph orch host ls`): a placement names one of them. */
+  orchestratorHosts: { hostname: string; addr: string }[];
 }
 
 function out(o: ScriptOutput, name: string): { text: string; rc: number } {
@@ -92,6 +94,7 @@ export function parseCephFacts(o: ScriptOutput): CephFacts {
     cluster: false,
     exports: [],
     orchestrator: false,
+    orchestratorHosts: [],
   };
   if (!facts.cli) return facts;
   const v = out(o, 'version');
@@ -133,6 +136,14 @@ export function parseCephFacts(o: ScriptOutput): CephFacts {
     }
   }
   facts.orchestrator = out(o, 'orch').rc === 0 && /"available"\s*:\s*true/.test(out(o, 'orch').text);
+  const hosts = out(o, 'orch-hosts');
+  if (hosts.rc === 0) {
+    try {
+      facts.orchestratorHosts = (JSON.parse(hosts.text) as { hostname: string; addr: string }[]).map((h) => ({ hostname: String(h.hostname), addr: String(h.addr) }));
+    } catch {
+      // none known: a new cluster is refused with the reason
+    }
+  }
   return facts;
 }
 
@@ -154,6 +165,10 @@ export interface CephStep {
   input?: string;
   /** What it does, for the plan. */
   summary: string;
+  /** Why, for the plan. */
+  reason: string;
+  /** It creates something (a subvolume, an export, an NFS cluster) rather than changing it. */
+  creates: boolean;
 }
 
 export interface WantedExport {
@@ -197,16 +212,30 @@ export function planCeph(s: CephSettings, f: CephFacts, label: string): CephPlan
     if (!f.orchestrator) {
       throw refuse(`${label}: there is no NFS cluster ${s.cluster} (${f.clusterError ?? 'ceph nfs export ls failed'}), and without an orchestrator (cephadm or rook) ceph nfs cluster create cannot make one`, `create the NFS cluster ${s.cluster} with your orchestrator, or pass --ceph-cluster with an existing one`);
     }
-    steps.push({ argv: ['ceph', 'nfs', 'cluster', 'create', s.cluster, s.placement], summary: `create the NFS cluster ${s.cluster} on ${s.placement} (the orchestrator deploys Ganesha)` });
+    // The orchestrator places daemons on the hosts it manages, by their names (cephadm: "Cannot place … Unknown hosts"); --nfs may name the host by its address.
+    const host = f.orchestratorHosts.find((h) => h.hostname === s.placement) ?? f.orchestratorHosts.find((h) => h.addr === s.placement);
+    if (!host) {
+      const known = f.orchestratorHosts.map((h) => `${h.hostname} (${h.addr})`).join(', ') || 'none';
+      throw refuse(`${label}: there is no NFS cluster ${s.cluster}, and the orchestrator manages no host ${s.placement} to run its NFS-Ganesha on (ceph orch host ls: ${known})`, `create it yourself on one of those hosts (ceph nfs cluster create ${s.cluster} <host>) and point --nfs at that host, then run pinet server setup again`);
+    }
+    steps.push({ argv: ['ceph', 'nfs', 'cluster', 'create', s.cluster, host.hostname], summary: `create the NFS cluster ${s.cluster} on ${host.hostname} (the orchestrator deploys Ganesha there)`, reason: 'the article\'s ceph nfs cluster create: the NFS-Ganesha that serves the export', creates: true });
   }
   const group = s.group ? ['--group_name', s.group] : [];
   const mode = subvolumeMode(s.squash);
+  const modeWhy = s.squash === 'none'
+    ? 'the boot server and the Pis write as root (no squash)'
+    : `the export squashes the Pis' writes to ${CEPH_ANON}:${CEPH_ANON} (Ganesha's anonymous id, which mgr/nfs cannot change and subvolume create --uid cannot take), so the subvolume lets them write by its mode`;
   if (!f.subvolume.exists) {
-    steps.push({ argv: ['ceph', 'fs', 'subvolume', 'create', s.fs, s.subvolume, ...group, '--mode', mode.toString(8)], summary: `create the subvolume ${s.subvolume} of ${s.fs}, mode ${mode.toString(8)}` });
+    steps.push({ argv: ['ceph', 'fs', 'subvolume', 'create', s.fs, s.subvolume, ...group, '--mode', mode.toString(8)], summary: `create the subvolume ${s.subvolume} of ${s.fs}, mode ${mode.toString(8)}`, reason: `the article's ceph fs subvolume create; mode ${mode.toString(8)}: ${modeWhy}`, creates: true });
   } else if (f.subvolume.mode !== mode) {
-    steps.push({ argv: ['ceph', 'fs', 'subvolume', 'create', s.fs, s.subvolume, ...group, '--mode', mode.toString(8)], summary: `set the mode of the subvolume ${s.subvolume} to ${mode.toString(8)} (it is ${f.subvolume.mode.toString(8)})` });
+    steps.push({ argv: ['ceph', 'fs', 'subvolume', 'create', s.fs, s.subvolume, ...group, '--mode', mode.toString(8)], summary: `set the mode of the subvolume ${s.subvolume} to ${mode.toString(8)} (it is ${f.subvolume.mode.toString(8)})`, reason: modeWhy, creates: false });
   }
   const squash = CEPH_SQUASH[s.squash];
+  const squashWhy: Record<Squash, string> = {
+    none: 'no squash: the Pis write as root, and pinet\'s kernel hook keeps their files readable for the TFTP server',
+    'tftp-user': `squash all: every access becomes ${CEPH_ANON}:${CEPH_ANON}, the TFTP server's too, so it reads whatever the Pis write (even a 0600 kernel)`,
+    root: `root squash: the Pis' root becomes ${CEPH_ANON}:${CEPH_ANON}, and pinet's kernel hook keeps their files readable for the TFTP server`,
+  };
   const wanted: WantedExport = {
     cluster_id: s.cluster,
     pseudo: s.pseudo,
@@ -217,22 +246,27 @@ export function planCeph(s: CephSettings, f: CephFacts, label: string): CephPlan
     ...(f.subvolume.exists ? { path: f.subvolume.path } : {}),
   };
   const e = f.export;
-  if (e && (e.fsal?.fs_name !== s.fs || (f.subvolume.exists && e.path !== f.subvolume.path))) {
-    throw refuse(`${label}: the pseudo path ${s.pseudo} belongs to another export (${e.fsal?.fs_name ?? '?'}:${e.path}, export ${e.export_id})`, 'choose another path in --nfs, or remove that export');
+  // pinet's export is the subvolume's: any other export at the pseudo path (another file system, another
+  // path, or any path while the subvolume does not exist yet) belongs to someone else, and export apply would take it over.
+  const foreign = !e ? undefined : e.fsal?.fs_name !== s.fs ? `file system ${e.fsal?.fs_name ?? '?'}` : !f.subvolume.exists ? `the subvolume ${s.subvolume} does not exist` : e.path !== f.subvolume.path ? `not the subvolume ${s.subvolume}` : undefined;
+  if (e && foreign) {
+    throw refuse(`${label}: the pseudo path ${s.pseudo} belongs to another export (${e.fsal?.fs_name ?? '?'}:${e.path}, export ${e.export_id}; ${foreign})`, 'choose another path in --nfs, or remove that export');
   }
   let createsExport = false;
   if (!e) {
     createsExport = true;
     steps.push({
       argv: ['ceph', 'nfs', 'export', 'create', 'cephfs', '--cluster-id', s.cluster, '--pseudo-path', s.pseudo, '--fsname', s.fs, '--path', '<subvolume path>', ...s.clients.flatMap((c) => ['--client_addr', c]), '--squash', squash],
-      summary: `export it as ${s.pseudo} on ${s.cluster} to ${s.clients.join(', ')} (squash ${squash})`,
+      summary: `export it as ${s.pseudo} on ${s.cluster} to ${s.clients.join(', ')} (squash ${squash}; --path from ceph fs subvolume getpath)`,
+      reason: `the article's ceph nfs export create; the clients are the Pis and this boot server (mgr/nfs gives nobody else access), ${squashWhy[s.squash]}`,
+      creates: true,
     });
   } else {
     const c = e.clients ?? [];
     const ok = c.length === 1 && sameSet(c[0]!.addresses, s.clients) && c[0]!.access_type.toLowerCase() === 'rw' && c[0]!.squash.toLowerCase() === squash && e.access_type.toLowerCase() === 'none';
     if (!ok) {
       const next: CephExport = { ...e, access_type: 'none', squash: 'none', clients: wanted.clients };
-      steps.push({ argv: ['ceph', 'nfs', 'export', 'apply', s.cluster, '-i', '-'], input: `${JSON.stringify(next, null, 2)}\n`, summary: `change the export ${s.pseudo}: clients ${s.clients.join(', ')}, squash ${squash}` });
+      steps.push({ argv: ['ceph', 'nfs', 'export', 'apply', s.cluster, '-i', '-'], input: `${JSON.stringify(next, null, 2)}\n`, summary: `change the export ${s.pseudo}: clients ${s.clients.join(', ')}, squash ${squash}`, reason: 'ceph nfs export create leaves an existing export as it is ("Export already exists"): export apply changes it', creates: false });
     }
   }
   return { steps, wanted, ...(e ? { before: e } : {}), createsExport };

@@ -199,7 +199,7 @@ export async function planServer(input: ServerPlanInput): Promise<ServerPlan> {
     if (!s.ceph || !input.ceph) throw new Error('internal error: --export ceph without its settings or facts');
     plan.ceph = planCeph(s.ceph, input.ceph, n.label);
     for (const [i, step] of plan.ceph.steps.entries()) {
-      changes.push({ id: `ceph-${i + 1}`, kind: 'write-file', target: n.label, summary: `${step.summary}: ${step.argv.join(' ')}`, reason: 'the article\'s Ceph steps (ceph fs subvolume create, ceph nfs export create)', ...(step.input ? { diff: step.input } : {}) });
+      changes.push({ id: `ceph-${i + 1}`, kind: step.creates ? 'create-dir' : 'write-file', target: n.label, summary: `${step.summary}: ${step.argv.join(' ')}`, reason: step.reason, ...(step.input ? { diff: step.input } : {}) });
     }
   }
   if (s.backend !== 'existing' && s.backend !== 'ceph') {
