@@ -39,7 +39,7 @@ async function conventions(ctx: Ctx, question: string) {
   };
 }
 
-function finish(ctx: Ctx, dryRun: boolean, plan: Plan, result: { result: string; error?: string; dnsmasq?: string }, done: string): number {
+function finish(ctx: Ctx, dryRun: boolean, plan: Plan, result: { result: string; error?: string; dnsmasq?: string; exitCode?: number }, done: string): number {
   const { out } = ctx;
   out.emitJson({ dryRun, plan: planToJson(plan), result });
   if (!out.json) {
@@ -48,7 +48,8 @@ function finish(ctx: Ctx, dryRun: boolean, plan: Plan, result: { result: string;
     else if (result.error) out.error(result.error);
     else out.info(`${done}${result.dnsmasq ? ` (${result.dnsmasq})` : ''}`);
   }
-  return result.result === 'failed' || result.result === 'refused' ? 1 : 0;
+  if (result.result === 'refused') return result.exitCode ?? 1;
+  return result.result === 'failed' ? 1 : 0;
 }
 
 export async function run(_args: string[], ctx: Ctx): Promise<number> {

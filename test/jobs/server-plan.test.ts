@@ -193,6 +193,9 @@ describe('server setup plan', () => {
       [plan(settings(), nfsFacts(), bootFacts({ fstab: 'a:/x /mnt/netboot nfs defaults 0 0\nb:/y /mnt/netboot nfs defaults 0 0\n' })), /2 lines for \/mnt\/netboot/],
     ];
     for (const [p, msg] of cases) await expect(p).rejects.toThrow(msg);
+    // A client list that leaves someone out is a bad --client value: exit 2, like the other bad values.
+    await expect(plan(settings({ clients: ['10.86.6.0/24'] }), nfsFacts(), bootFacts())).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/^--client: /) });
+    await expect(plan(settings(), nfsFacts({ path: { kind: 'other' } }), bootFacts())).rejects.toMatchObject({ exitCode: 1 });
     const noDnsmasq = bootFacts();
     delete noDnsmasq.dnsmasq;
     await expect(plan(settings(), nfsFacts(), noDnsmasq)).rejects.toMatchObject({ message: expect.stringMatching(/dnsmasq is not installed/), hint: expect.stringMatching(/apt-get install dnsmasq.*does not install packages/) });

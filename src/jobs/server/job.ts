@@ -3,7 +3,7 @@
  * show the plan, ask, apply (export → mount → dnsmasq → verify → record),
  * with the same runner, progress and results as enroll.
  */
-import { formatError, PinetError } from '../../errors.js';
+import { exitCodeOf, formatError, PinetError } from '../../errors.js';
 import type { Plan } from '../../plan/model.js';
 import type { Progress } from '../../ui/progress.js';
 import { describeOutcome, Job, tasksIn, type TargetRecord } from '../runner.js';
@@ -17,6 +17,8 @@ export interface ServerResult {
   report?: { done: string[]; notDone: string[]; undone: string[] };
   /** How dnsmasq was restarted, or what the user must run. */
   dnsmasq?: string;
+  /** A refusal's exit code: 2 for a bad value (usage), 1 otherwise. */
+  exitCode?: number;
 }
 
 export interface ServerRunOptions {
@@ -56,7 +58,7 @@ export async function setupServer(env: ServerEnv, opts: ServerRunOptions): Promi
 
 function resultOf(t: TargetRecord<ServerTarget>): ServerResult {
   const p = t.ctx.plan;
-  if (!p || t.failed?.phase === 'prepare') return { target: t.target, result: 'refused', changes: [], error: formatError(t.failed?.error) };
+  if (!p || t.failed?.phase === 'prepare') return { target: t.target, result: 'refused', changes: [], error: formatError(t.failed?.error), exitCode: exitCodeOf(t.failed?.error) };
   const changes = p.target.changes.map((c) => c.summary);
   if (!t.tasks.some((r) => r.phase === 'apply')) return { target: t.target, result: changes.length ? 'planned' : 'up to date', changes };
   const report = { done: tasksIn(t, 'done', 'apply'), notDone: [...tasksIn(t, 'failed', 'apply'), ...tasksIn(t, 'not done', 'apply')], undone: tasksIn(t, 'undone', 'apply') };

@@ -9,7 +9,7 @@
  * planned; a second run with nothing changed is "up to date". The seed
  * article's bootstrap traps are refused or warned about first.
  */
-import { PinetError } from '../../errors.js';
+import { PinetError, UsageError } from '../../errors.js';
 import { nfsSourceFor, setNfsMount, type NfsSource } from '../../pi/fstab.js';
 import type { Change, TargetPlan } from '../../plan/model.js';
 import { exportClients, mountWaitsForNetwork, nameResolution, nfsServerNotNetbooted, type TrapFinding } from '../../server/bootstrap.js';
@@ -180,6 +180,8 @@ export async function planServer(input: ServerPlanInput): Promise<ServerPlan> {
     mountWaitsForNetwork(s.mountOptions.split(',')),
   ];
   const fatal = findings.filter((f) => f.level === 'fail');
+  // Client lists that leave out the Pis or the boot server are a bad --client value (exit 2), the rest are the surroundings.
+  if (fatal.length && fatal.every((f) => f.id === 'bootstrap.clients')) throw new UsageError(`--client: ${fatal[0]!.finding}`, fatal[0]!.fix);
   if (fatal.length) throw refuse(fatal.map((f) => f.finding).join('; '), fatal[0]!.fix);
 
   const plan: ServerPlan = { settings: s, anon, spec, restartDnsmasq: false, findings, target: { target: 'boot server', about: '', changes: [], warnings: [], notes: [] } };
