@@ -367,7 +367,7 @@ describeAsRoot('pinet server setup --export ceph: the real Ceph, a boot server V
     })());
   }, 120_000);
 
-  test('a kernel update on the Pi (flash-kernel\'s cp -p into the Ceph export), then its next network boot runs the new kernel', async () => {
+  test('a kernel update on the Pi (flash-kernel\'s backup and mv into the Ceph export), then its next network boot runs the new kernel', async () => {
     await track((async () => {
       const { old: oldKernel, new: newKernel } = lab.image.kernels;
       const from = (await pi.run('uname -r')).trim();

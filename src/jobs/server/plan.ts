@@ -188,9 +188,10 @@ export async function planServer(input: ServerPlanInput): Promise<ServerPlan> {
   const changes: Change[] = [];
   const warnings = findings.filter((f) => f.level === 'warn').map((f) => `${f.finding} (${f.fix})`);
   if (s.backend === 'kernel-nfs' && s.squash !== 'none') {
-    // What the VM lab showed (test/vm/server-setup-e2e.test.ts): the squashed chown to root is refused.
+    // What the VM lab showed (test/vm/server-setup-e2e.test.ts): the squashed chown to root is refused;
+    // flash-kernel's mv from /tmp only warns, anything that must set the owner fails.
     warnings.push(
-      `--squash ${s.squash} on the Linux NFS server: it refuses a squashed client's chown (EPERM), so the Pis' kernel updates fail where they set owners (dpkg unpacking into /boot/firmware, flash-kernel's cp -p); --squash none (the default, with pinet's kernel hook) or NFS-Ganesha avoids it`,
+      `--squash ${s.squash} on the Linux NFS server: it refuses a squashed client's chown to root (EPERM). Ubuntu's flash-kernel still installs a new kernel (its mv warns "failed to preserve ownership"), but what must set owners in /boot/firmware fails there (dpkg unpacking a package into it, cp -p); --squash none (the default, with pinet's kernel hook) or NFS-Ganesha avoids it`,
     );
   }
 
