@@ -25,7 +25,7 @@ import { adminConf, clusterConf, ganeshaConf, sshdConf } from './conf.js';
 import type { Layout } from './layout.js';
 import { FS_NAME, GANESHA_NODE, NFS_CLUSTER_ID, layout } from './layout.js';
 import { createNetwork, deleteNetwork } from './net.js';
-import { must, processStart, run, sleep, until } from './proc.js';
+import { must, processStart, run, until } from './proc.js';
 
 const ASSETS = fileURLToPath(new URL('./assets/', import.meta.url));
 

@@ -175,6 +175,12 @@ export class VmPi {
     if (upd?.savedAs && sig?.savedAs && (await this.flash(upd.savedAs, sig.savedAs, 'TFTP (self-update)'))) {
       result = await this.bootloader(dir, sdDir, 'bootloader-after-update');
     }
+    if (result.outcome === 'halted' && result.failure?.outcome === 'timeout' && result.failure.stage === 'firmware') {
+      // The firmware got no TFTP answer in its time (a boot server VM stalled under TCG load): power-cycle once,
+      // as a user would. Wrong files, refusals and missing files are answers, not timeouts: they stay failures.
+      await this.note(`power-on ${n}: ${result.summary}; power-cycling once`);
+      result = await this.bootloader(dir, sdDir, 'bootloader-retry');
+    }
     this.bootResults.push(result);
     if (result.outcome !== 'booted' || !result.files) {
       await this.note(`power-on ${n}: did not boot: ${result.summary}`);
