@@ -172,6 +172,19 @@ describe('four Pis booting at once (real dnsmasq log)', async () => {
     expect(engine.rows(lastMs).find((r) => r.pi.name === 'pi-a')).toMatchObject({ stage: 'booted', state: 'ok', bootSeconds: 23.4 });
   });
 
+  it('checks SSH where the Pi booted when it was enrolled through a port forward on this machine (127.0.0.1, ::1)', () => {
+    for (const address of ['127.0.0.1:2201', '127.0.0.1', '[::1]:2201', 'localhost:2222']) {
+      const engine = make({ inventory: [a, c, d].map((p) => ({ ...entry(p, root), ...(p === a ? { address } : {}) })) });
+      const { lastMs } = feed(engine, log);
+      const id = engine.rows(lastMs).find((r) => r.pi.name === 'pi-a')!.pi.id;
+      expect(engine.sshTarget(id), address).toBe(`${a.ip}:22`);
+    }
+    // Any other address is where the user reaches the Pi: kept as it is.
+    const engine = make({ inventory: [a, c, d].map((p) => ({ ...entry(p, root), ...(p === a ? { address: '10.9.9.9:2201' } : {}) })) });
+    const { lastMs } = feed(engine, log);
+    expect(engine.sshTarget(engine.rows(lastMs).find((r) => r.pi.name === 'pi-a')!.pi.id)).toBe('10.9.9.9:2201');
+  });
+
   it('says "Permission denied" for the 0600 kernel with its owner, mode and doctor\'s fix', () => {
     const engine = make();
     const { events } = feed(engine, log);

@@ -125,8 +125,12 @@ export class WatchEngine {
     const pi = this.reg.all.find((p) => p.id === id);
     if (!pi?.entry || this.o.ssh === false) return undefined;
     const a = pi.entry.address;
-    if (a) return a;
-    return /:\d+$/.test(pi.entry.host) ? pi.entry.host.replace(/^.*@/, '') : `${pi.entry.host.replace(/^.*@/, '')}:22`;
+    const target = a ? a : /:\d+$/.test(pi.entry.host) ? pi.entry.host.replace(/^.*@/, '') : `${pi.entry.host.replace(/^.*@/, '')}:22`;
+    // Enrolled through a port forward or tunnel on this machine (127.0.0.1, ::1): the booted Pi is not there,
+    // it is at the address it booted with.
+    const booted = [...pi.ips].at(-1);
+    if (booted && isLoopback(target)) return `${booted}:22`;
+    return target;
   }
 
   /** SSH answered on `ssh`: the Pi is up. */
@@ -381,4 +385,10 @@ export class WatchEngine {
 
 function levelRank(l: Level): number {
   return l === 'fail' ? 2 : l === 'warn' ? 1 : 0;
+}
+
+/** A target ("host", "host:port", "[v6]:port") on this machine's loopback. */
+function isLoopback(target: string): boolean {
+  const host = (/^\[(.+)\](?::\d+)?$/.exec(target)?.[1] ?? target.replace(/:\d+$/, '')).toLowerCase();
+  return /^127\./.test(host) || host === '::1' || host === 'localhost';
 }
