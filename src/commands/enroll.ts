@@ -25,7 +25,8 @@ async function exportOwnerOf(st: Settings, exportDir: string, stateDir: string) 
   if (!given) return exportOwner(record, exportDir);
   if (given.value === 'none') return undefined;
   if (isServerRecord(record) && record.exportDir === exportDir && record.squash === given.value) return exportOwner(record, exportDir);
-  const anon = given.value === 'root' ? { uid: 65534, gid: 65534 } : await import('../settings/server.js').then((m) => m.tftpUserHere());
+  const conf = st.value(CONFIG.doctor['dnsmasq-conf']);
+  const anon = given.value === 'root' ? { uid: 65534, gid: 65534 } : await import('../settings/server.js').then((m) => m.tftpUserHere(conf?.length ? conf : undefined));
   return ownerFor(given.value, anon, given.source);
 }
 

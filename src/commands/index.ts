@@ -164,7 +164,7 @@ export function registerCommands(program: Command): void {
       [CONFIG.nfs, CONFIG['export-dir'], CONFIG['state-dir'], E['boot-order'], E['mount-options'], E.root, E['nfs-root'], E.rbd, E['rbd-key-file'], FLAGS.force, FLAGS.dryRun, FLAGS.yes, FLAGS.reboot, FLAGS.rebootTimeout, FLAGS.verbose],
     ),
     CONFIG.doctor['dnsmasq-conf'],
-    "with --reboot: the dnsmasq config whose log shows the Pis' network boots, found as pinet watch finds it; may be repeated",
+    "the dnsmasq config (may be repeated): with --reboot, whose log shows the Pis' network boots; with --squash tftp-user, whose TFTP user gets the files (default: /etc/dnsmasq.conf and /etc/dnsmasq.d)",
   );
   option(
     program.commands.find((c) => c.name() === 'enroll')!,

@@ -108,13 +108,19 @@ export async function serverSettingsOf(st: Settings, io: { info(m: string): void
   return { settings, tftpUser, ...(bootAddr ? { tftpAddress: bootAddr } : {}) };
 }
 
-/** Who dnsmasq's TFTP server on this machine reads files as: user=/group= in its config, else Debian's dnsmasq user, else nobody. */
-export async function tftpUserHere(): Promise<ResolvedServer['tftpUser']> {
+/**
+ * Who dnsmasq's TFTP server on this machine reads files as: user=/group= in its config, else the user the running
+ * dnsmasq with that config has, else Debian's service user dnsmasq, else nobody (src/server/dnsmasq-proc.ts).
+ */
+export async function tftpUserHere(confPaths: readonly string[] = ['/etc/dnsmasq.conf', '/etc/dnsmasq.d']): Promise<ResolvedServer['tftpUser']> {
   const [passwd, group] = await Promise.all(['/etc/passwd', '/etc/group'].map((p) => readFile(p, 'utf8').catch(() => '')));
   const { readDnsmasqConfig } = await import('../server/dnsmasq-read.js');
-  const current = await readDnsmasqConfig(['/etc/dnsmasq.conf', '/etc/dnsmasq.d']).catch(() => undefined);
-  const userName = (current && find(current, 'user').at(-1)?.value) || (/^dnsmasq:/m.test(passwd!) ? 'dnsmasq' : 'nobody');
-  const groupName = current ? find(current, 'group').at(-1)?.value : undefined;
+  const current = await readDnsmasqConfig([...confPaths]).catch(() => undefined);
+  const { defaultTftpIdentity, runningDnsmasq } = await import('../server/dnsmasq-proc.js');
+  const who = defaultTftpIdentity({ passwd: passwd!, group: group! }, await runningDnsmasq(confPaths));
+  const configured = current ? find(current, 'user').at(-1)?.value : undefined;
+  const userName = configured || who.user;
+  const groupName = (current ? find(current, 'group').at(-1)?.value : undefined) ?? (configured ? undefined : who.group);
   const id = tftpIdentity(userName, groupName, { passwd: passwd!, group: group! });
   if (!id.user) throw new UsageError(`dnsmasq's TFTP user ${userName} does not exist on this machine`, 'install dnsmasq (it creates its user), or set user= in its config');
   return { name: id.user.name, uid: id.user.uid, gid: id.user.gid, group: id.groupName ?? String(id.user.gid) };

@@ -15,10 +15,10 @@
  *   pi-rootsq  net-first; the export squashes its root to nobody; pinet's hook
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { idsOf } from '../../src/server/dnsmasq-proc.js';
 import { describeAsRoot } from '../helpers/env.js';
 import { PINET, VmLab, waitFor } from './lab.js';
 import { execa } from 'execa';
@@ -30,24 +30,13 @@ const BOOT_MS = 420_000;
 /** beforeAll: on a fresh machine it builds the image first (about 2-5 minutes here). */
 const IMAGE_AND_BOOT_MS = 1_200_000;
 /**
- * dnsmasq's TFTP identity on this machine: it drops root to user `dnsmasq`
- * and, without group=, to its compiled-in group `dip` (not the user's primary group).
+ * dnsmasq's TFTP identity: the boot server's dnsmasq is started by hand
+ * with pinet's config (no user=), so it drops root to its compiled-in user
+ * and group (Debian: nobody:dip, where the service passes -u dnsmasq).
+ * Read from the running process once it runs, as pinet reads it.
  */
-const TFTP_USER = { uid: lookupUser('dnsmasq').uid, gid: lookupGroup('dip') };
+let TFTP_USER = { uid: -1, gid: -1 };
 const NOBODY = { uid: 65534, gid: 65534 };
-
-function lookupUser(name: string): { uid: number; gid: number } {
-  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
-  if (!line) throw new Error(`no user ${name} in /etc/passwd (is dnsmasq-base installed?)`);
-  const f = line.split(':');
-  return { uid: Number(f[2]), gid: Number(f[3]) };
-}
-
-function lookupGroup(name: string): number {
-  const line = readFileSync('/etc/group', 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
-  if (!line) throw new Error(`no group ${name} in /etc/group`);
-  return Number(line.split(':')[2]);
-}
 
 describeAsRoot('VM lab: real kernels netboot what pinet enrolled', () => {
   let lab: VmLab;
@@ -59,7 +48,7 @@ describeAsRoot('VM lab: real kernels netboot what pinet enrolled', () => {
   let failed = false;
 
   const enroll = (hosts: string[], args: string[]) =>
-    pinetIn(null, ['enroll', '-F', lab.sshConfig, '--nfs', `${lab.nfsIp}:/picluster-boot`, '--export-dir', exportDir, '--state-dir', stateDir, '--yes', ...args, ...hosts], { timeoutMs: 600_000 });
+    pinetIn(null, ['enroll', '-F', lab.sshConfig, '--nfs', `${lab.nfsIp}:/picluster-boot`, '--export-dir', exportDir, '--state-dir', stateDir, '--dnsmasq-conf', lab.bootDnsmasq!.confFile, '--yes', ...args, ...hosts], { timeoutMs: 600_000 });
 
   beforeAll(async () => {
     try {
@@ -78,6 +67,9 @@ describeAsRoot('VM lab: real kernels netboot what pinet enrolled', () => {
       pi.rootsq = await VmPi.create(lab, lab.nextIndex(), { name: 'pi-rootsq' });
       const rootDir = join(rootsDir, pi.nfsroot.serial8);
       await mkdir(rootDir);
+      await lab.startBootServer({ tftpRoot: exportDir });
+      TFTP_USER = idsOf(await readFile(`/proc/${lab.bootDnsmasq!.pid}/status`, 'utf8'))!;
+      expect(TFTP_USER.uid).toBeGreaterThan(0);
       await lab.startGanesha([
         {
           path: exportDir,
@@ -90,7 +82,6 @@ describeAsRoot('VM lab: real kernels netboot what pinet enrolled', () => {
         },
         { path: rootDir, pseudo: `/roots/${pi.nfsroot.serial8}`, squash: 'none' },
       ]);
-      await lab.startBootServer({ tftpRoot: exportDir });
       const all = Object.values(pi);
       await Promise.all(all.map((p) => p.powerOn()));
       await Promise.all(all.map((p) => p.vm.waitForSsh(BOOT_MS)));
@@ -330,6 +321,10 @@ describeAsRoot('VM lab: real kernels netboot what pinet enrolled', () => {
       const served = f.tftp?.outcome === 'sent';
       const doctorFails = [...f.doctorReadable, ...f.doctorFetch].some((v) => v.startsWith('fail'));
       expect({ name, served, doctorFails, doctor: [...f.doctorReadable, ...f.doctorFetch], tftp: f.tftp }).toMatchObject({ doctorFails: !served });
+      // The readable-by-TFTP verdict on its own (judged as the running dnsmasq's user), not only the live fetch.
+      expect(f.doctorReadable.length, name).toBeGreaterThan(0);
+      const readableFails = f.doctorReadable.some((v) => v.startsWith('fail'));
+      expect({ name, served, readableFails, doctor: f.doctorReadable, tftp: f.tftp }).toMatchObject({ readableFails: !served });
     }
   });
 

@@ -10,7 +10,7 @@ import { networkInterfaces } from 'node:os';
 import { formatError } from '../../errors.js';
 import { gather } from '../../host/detect.js';
 import { withHost, type ConnectOptions } from '../../remote/index.js';
-import { readDnsmasqConfig, type DnsmasqConfig } from '../../server/dnsmasq-read.js';
+import { find, readDnsmasqConfig, type DnsmasqConfig } from '../../server/dnsmasq-read.js';
 import { findDnsmasq } from '../../server/dnsmasq-test.js';
 import type { UnixUser } from '../../server/perms.js';
 import type { Inventory } from '../../server/state.js';
@@ -79,7 +79,9 @@ export async function runDoctor(o: DoctorOptions): Promise<Report> {
   const cfg: DnsmasqConfig = await readDnsmasqConfig(paths);
   const [passwd, groupText] = await Promise.all(['/etc/passwd', '/etc/group'].map((p) => readFile(p, 'utf8').catch(() => '')));
   const accounts = { passwd: passwd!, group: groupText! };
-  const defaultUser = /^dnsmasq:/m.test(accounts.passwd) ? 'dnsmasq' : 'nobody';
+  const { defaultTftpIdentity, runningDnsmasq } = await import('../../server/dnsmasq-proc.js');
+  const who = defaultTftpIdentity(accounts, await runningDnsmasq(paths));
+  const defaultUser = who.user;
   const procNet = await Promise.all(['/proc/net/udp', '/proc/net/tcp'].map((p) => readFile(p, 'utf8').catch(() => '')));
   const { checks, facts } = checkDnsmasqConfig(cfg, { exportDir: o.exportDir, defaultUser, port53InUse: port53Bound(procNet), sources: paths.join(', '), accounts });
   server.push(...checks);
@@ -102,10 +104,10 @@ export async function runDoctor(o: DoctorOptions): Promise<Report> {
       ...(await checkBootstrap({ exportDir: o.exportDir, inventory: o.inventory, ...(facts.nets[0] ? { pisNet: facts.nets[0] } : {}), ...(bootServer ? { bootServer } : {}), ...(exportedTo ? { exportedTo } : {}) })),
     );
   }
-  const id = tftpIdentity(facts.user, facts.group, accounts);
+  const id = tftpIdentity(facts.user, facts.group ?? (facts.user === who.user ? who.group : undefined), accounts);
   const looked = id.user;
   const tftpUser: UnixUser = looked ?? { name: facts.user, uid: -1, gid: -1, groups: [] };
-  const ex = await checkExportDirs(o.exportDir, o.inventory, tftpUser, id.note);
+  const ex = await checkExportDirs(o.exportDir, o.inventory, tftpUser, find(cfg, 'user').length ? id.note : `${id.note}; the user of ${who.why}`);
   groups.push(...ex.groups);
 
   // live TFTP

@@ -112,9 +112,10 @@ export class NetbootWatch {
     if (why) return why;
     const [passwd, group] = await Promise.all(['/etc/passwd', '/etc/group'].map((p) => readFile(p, 'utf8').catch(() => '')));
     const accounts = { passwd: passwd!, group: group! };
-    const defaultUser = /^dnsmasq:/m.test(accounts.passwd) ? 'dnsmasq' : 'nobody';
-    const { checks, facts } = checkDnsmasqConfig(cfg, { exportDir: o.exportDir, defaultUser, port53InUse: false, sources: paths.join(', '), accounts });
-    const tftpUser = tftpIdentity(facts.user, facts.group, accounts).user;
+    const { defaultTftpIdentity, runningDnsmasq } = await import('../../server/dnsmasq-proc.js');
+    const who = defaultTftpIdentity(accounts, await runningDnsmasq(paths));
+    const { checks, facts } = checkDnsmasqConfig(cfg, { exportDir: o.exportDir, defaultUser: who.user, port53InUse: false, sources: paths.join(', '), accounts });
+    const tftpUser = tftpIdentity(facts.user, facts.group ?? (facts.user === who.user ? who.group : undefined), accounts).user;
     const tftpRoot = facts.tftpRoot ?? o.exportDir;
     const catalog = new ExportCatalog(tftpRoot, tftpUser, o.entries);
     await catalog.load();
