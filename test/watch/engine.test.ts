@@ -173,16 +173,18 @@ describe('four Pis booting at once (real dnsmasq log)', async () => {
   });
 
   it('checks SSH where the Pi booted when it was enrolled through a port forward on this machine (127.0.0.1, ::1)', () => {
-    for (const address of ['127.0.0.1:2201', '127.0.0.1', '[::1]:2201', 'localhost:2222']) {
-      const engine = make({ inventory: [a, c, d].map((p) => ({ ...entry(p, root), ...(p === a ? { address } : {}) })) });
+    // enroll records "alias (hostname)", or the hostname alone.
+    const target = (host: string, address: string | undefined) => {
+      const engine = make({ inventory: [a, c, d].map((p) => ({ ...entry(p, root), ...(p === a ? { host, ...(address !== undefined && { address }) } : {}) })) });
       const { lastMs } = feed(engine, log);
-      const id = engine.rows(lastMs).find((r) => r.pi.name === 'pi-a')!.pi.id;
-      expect(engine.sshTarget(id), address).toBe(`${a.ip}:22`);
-    }
-    // Any other address is where the user reaches the Pi: kept as it is.
-    const engine = make({ inventory: [a, c, d].map((p) => ({ ...entry(p, root), ...(p === a ? { address: '10.9.9.9:2201' } : {}) })) });
-    const { lastMs } = feed(engine, log);
-    expect(engine.sshTarget(engine.rows(lastMs).find((r) => r.pi.name === 'pi-a')!.pi.id)).toBe('10.9.9.9:2201');
+      return engine.sshTarget(engine.rows(lastMs).find((r) => r.pi.dir === a.serial)!.pi.id);
+    };
+    for (const address of ['pi-a (127.0.0.1)', '127.0.0.1', 'pi-a (::1)', 'localhost']) expect(target('pi-a', address), address).toBe(`${a.ip}:22`);
+    // Any other address is where the user reaches the Pi, with the port given with the host.
+    expect(target('pi-a', 'pi-a (10.9.9.9)')).toBe('10.9.9.9:22');
+    expect(target('pi@pi-a:2201', 'pi-a (10.9.9.9)')).toBe('10.9.9.9:2201');
+    expect(target('pi-a', 'pi-a (fd00::7)')).toBe('[fd00::7]:22');
+    expect(target('10.9.9.8', '10.9.9.8')).toBe('10.9.9.8:22');
   });
 
   it('says "Permission denied" for the 0600 kernel with its owner, mode and doctor\'s fix', () => {

@@ -124,13 +124,16 @@ export class WatchEngine {
   sshTarget(id: string): string | undefined {
     const pi = this.reg.all.find((p) => p.id === id);
     if (!pi?.entry || this.o.ssh === false) return undefined;
+    // The address enroll recorded is "alias (hostname)" or "hostname"; a port only comes with the host ("user@host:port").
+    const given = splitHostPort(pi.entry.host.replace(/^.*@/, ''));
     const a = pi.entry.address;
-    const target = a ? a : /:\d+$/.test(pi.entry.host) ? pi.entry.host.replace(/^.*@/, '') : `${pi.entry.host.replace(/^.*@/, '')}:22`;
+    const host = a ? splitHostPort(/\(([^()]+)\)$/.exec(a)?.[1] ?? a).host : given.host;
     // Enrolled through a port forward or tunnel on this machine (127.0.0.1, ::1): the booted Pi is not there,
     // it is at the address it booted with.
     const booted = [...pi.ips].at(-1);
-    if (booted && isLoopback(target)) return `${booted}:22`;
-    return target;
+    if (booted && isLoopback(host)) return `${booted}:22`;
+    const port = given.port ?? '22';
+    return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
   }
 
   /** SSH answered on `ssh`: the Pi is up. */
@@ -387,8 +390,16 @@ function levelRank(l: Level): number {
   return l === 'fail' ? 2 : l === 'warn' ? 1 : 0;
 }
 
-/** A target ("host", "host:port", "[v6]:port") on this machine's loopback. */
-function isLoopback(target: string): boolean {
-  const host = (/^\[(.+)\](?::\d+)?$/.exec(target)?.[1] ?? target.replace(/:\d+$/, '')).toLowerCase();
-  return /^127\./.test(host) || host === '::1' || host === 'localhost';
+/** "host", "host:port", "[v6]:port" or a bare IPv6 address, apart. */
+function splitHostPort(s: string): { host: string; port?: string } {
+  const v6 = /^\[(.+)\](?::(\d+))?$/.exec(s);
+  if (v6) return { host: v6[1]!, ...(v6[2] && { port: v6[2] }) };
+  const m = /^([^:]+):(\d+)$/.exec(s);
+  return m ? { host: m[1]!, port: m[2]! } : { host: s };
+}
+
+/** A host name or address on this machine's loopback. */
+function isLoopback(host: string): boolean {
+  const h = host.toLowerCase();
+  return /^127\./.test(h) || h === '::1' || h === 'localhost';
 }
