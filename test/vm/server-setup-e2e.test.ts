@@ -222,7 +222,7 @@ describeAsRoot('pinet server setup: real NFS servers, a boot server VM and a VM 
     test('clients that leave out the boot server: refused before anything changes', async () => {
       await track(async () => {
         const before = await snapshot();
-        const other = g.lab.subnet.replace(/^(\d+\.\d+)\.(\d+)\./, (_m: string, a: string, b: string) => `${a}.${Number(b) + 100}.`);
+        const other = g.lab.subnet.replace(/^(\d+\.\d+)\.(\d+)\./, (_m: string, a: string, b: string) => `${a}.${(Number(b) + 100) % 256}.`);
         const r = await g.setup('none', ['--client', other]);
         // A bad value: exit 2, and --json's document is the error itself.
         expect(r.code, `${r.stdout}${r.stderr}`).toBe(2);
