@@ -204,7 +204,7 @@ describeAsRoot('pinet enroll on the fake fleet', () => {
     const pending = await pi.pendingEepromConfig();
     expect(pending).toMatch(/^BOOT_ORDER=0xf241$/m);
     const cmdline = await readFile(join(exportDir, pi.serial8, 'cmdline.txt'), 'utf8');
-    expect(cmdline).toMatch(new RegExp(`root=/dev/nfs nfsroot=10\\.251\\.0\\.5:/srv/nfsroot/${pi.serial8},vers=3 ip=dhcp rw`));
+    expect(cmdline).toMatch(new RegExp(`root=/dev/nfs nfsroot=10\\.251\\.0\\.5:/srv/nfsroot/${pi.serial8},vers=3,noacl ip=dhcp rw`));
     expect(cmdline).not.toMatch(/root=PARTUUID|vers=4|proto=/);
     expect(cmdline.split('\n')).toHaveLength(2); // one line + newline
     expect(await pi.readText('/boot/firmware/cmdline.txt')).toBe(piCmdline); // the Pi's own is untouched
