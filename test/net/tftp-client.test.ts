@@ -146,7 +146,8 @@ describe('tftpGet', () => {
     // 65536 full blocks of 8 bytes + a short one: the block number wraps once.
     const big = randomBytes(8 * 65536 + 3);
     const srv = await serve({ files: { big } });
-    const r = await tftpGet({ server: '127.0.0.1', port: srv.port, file: 'big', blksize: 8, timeoutMs: 1000, retries: 3 });
+    // 65538 round trips: give each packet time on a loaded machine (CI shares its 2 CPUs with VMs).
+    const r = await tftpGet({ server: '127.0.0.1', port: srv.port, file: 'big', blksize: 8, timeoutMs: 5000, retries: 5 });
     expect(r.size).toBe(big.length);
     expect(r.sha256).toBe(sha(big));
     // ACK 0 for the OACK, ACK 1..65535, then block 65536 travels as 0 and the last one (65537) as 1.
