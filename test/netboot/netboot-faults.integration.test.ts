@@ -214,8 +214,12 @@ describeAsRoot('emulated Pi 4 network boots that fail, against the real dnsmasq'
       const l = await NetbootLan.create({ tag: 'nbsilent', base: '10.251.178' });
       other.push(l);
       const r = await boot(l, { eeprom: { BOOT_ORDER: '0xf2', DHCP_TIMEOUT: 3000, DHCP_REQ_TIMEOUT: 1000 }, maxRounds: 1 });
-      expect(r.attempts[0]).toMatchObject({ dhcp: { failure: 'no-offer', offersSeen: 0, discoversSent: 3 } });
-      expect(r.summary).toMatch(/no DHCP answer to 3 DISCOVER/);
+      // At 0, 1 and 2 s; on a loaded machine a late timer can leave room for only two before the 3 s are up.
+      expect(r.attempts[0]).toMatchObject({ dhcp: { failure: 'no-offer', offersSeen: 0 } });
+      const sent = r.attempts[0]!.dhcp!.discoversSent;
+      expect(sent).toBeGreaterThanOrEqual(2);
+      expect(sent).toBeLessThanOrEqual(3);
+      expect(r.summary).toMatch(new RegExp(`no DHCP answer to ${sent} DISCOVER`));
     });
 
     it('standalone mode (pinet render-dnsmasq --mode standalone): one offer carries both the address and the menu', async () => {
