@@ -244,7 +244,8 @@ describeAsRoot('pinet server setup: real NFS servers, a boot server VM and a VM 
         const unreachable = g.lab.addr(9);
         const cases: [string, RegExp][] = [
           [`root@${unreachable}`, new RegExp(`${unreachable.replace(/\./g, '\\.')}.*(refused|unreach|timed out|no route)`, 'i')],
-          ['nosudo@nfs-server', /no sudo/],
+          // sudo asks a user it does not know for a password before saying no: pinet says what sudo said.
+          ['nosudo@nfs-server', /user nosudo cannot run privileged steps/],
           ['pwsudo@nfs-server', /sudo needs a password/],
         ];
         for (const [on, why] of cases) {
