@@ -91,11 +91,11 @@ async function watch(flags: WatchFlags, ctx: Ctx): Promise<number> {
   }
   const [passwd, group] = await Promise.all(['/etc/passwd', '/etc/group'].map((p) => readFile(p, 'utf8').catch(() => '')));
   const accounts = { passwd: passwd!, group: group! };
-  const { defaultTftpIdentity, runningDnsmasq } = await import('../server/dnsmasq-proc.js');
+  const { defaultTftpIdentity, runningDnsmasq, tftpGroupOf } = await import('../server/dnsmasq-proc.js');
   const who = defaultTftpIdentity(accounts, await runningDnsmasq(confPaths));
   const haveConfig = dnsmasq.files.length > 0;
   const { checks, facts } = checkDnsmasqConfig(dnsmasq, { exportDir, defaultUser: who.user, port53InUse: false, sources: confPaths.join(', '), accounts });
-  const tftpUser = tftpIdentity(facts.user, facts.group ?? (facts.user === who.user ? who.group : undefined), accounts).user;
+  const tftpUser = tftpIdentity(facts.user, tftpGroupOf(facts, who), accounts).user;
 
   const [{ runWatch }, render] = await Promise.all([import('../jobs/watch/run.js'), import('../jobs/watch/render.js')]);
   const live = !out.json && !flags.once && out.stdout.isTTY === true;

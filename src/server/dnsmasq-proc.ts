@@ -73,3 +73,8 @@ export function defaultTftpIdentity(accounts: Accounts, running: RunningDnsmasq 
     ? { user: 'dnsmasq', why: "Debian's dnsmasq service (-u dnsmasq); no dnsmasq runs with this configuration" }
     : { user: 'nobody', why: "dnsmasq's default; no dnsmasq runs with this configuration" };
 }
+
+/** The group dnsmasq reads as: group= of its config, else the running dnsmasq's while the config names no other user. */
+export function tftpGroupOf(facts: { user: string; group?: string }, who: { user: string; group?: string }): string | undefined {
+  return facts.group ?? (facts.user === who.user ? who.group : undefined);
+}

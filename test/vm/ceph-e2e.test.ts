@@ -44,6 +44,7 @@ import { describeAsRoot } from '../helpers/env.js';
 import { linkCephToLab, nameLab, type CephLink } from './ceph-link.js';
 import { VmLab } from './lab.js';
 import { tftpRequest } from './scenario.js';
+import { jsonDoc } from './server-chain.js';
 import { ServerVm } from './servers.js';
 import { VmPi } from './vm-pi.js';
 
@@ -121,13 +122,7 @@ describeAsRoot('pinet server setup --export ceph: the real Ceph, a boot server V
 
   async function setup(extra: string[] = []) {
     const r = await pinet([...setupArgs(extra), '--yes', '--json']);
-    let doc: SetupDoc | undefined;
-    try {
-      doc = JSON.parse(r.stdout) as SetupDoc;
-    } catch {
-      doc = undefined;
-    }
-    return { ...r, doc };
+    return { ...r, doc: jsonDoc<SetupDoc>(r.stdout) };
   }
 
   /** `ceph …` as client.admin (the test's own view, not pinet's). */

@@ -23,6 +23,15 @@ export const PINET_MS = 600_000;
 export type Squash = 'none' | 'tftp-user' | 'root';
 export type Backend = 'kernel-nfs' | 'ganesha';
 
+/** A command's --json document, or undefined when it printed none. */
+export function jsonDoc<T>(stdout: string): T | undefined {
+  try {
+    return JSON.parse(stdout) as T;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface SetupDoc {
   dryRun: boolean;
   plan: { upToDate?: boolean; targets: { changes: { id: string; summary: string }[]; warnings: string[] }[] };
@@ -113,24 +122,12 @@ export class ServerChain {
 
   async setup(squash: Squash, extra: string[] = []) {
     const r = await this.pinet(['server', 'setup', '--export', this.backend, '--on', 'nfs-server', '--nfs', this.nfsSource, '--subnet', this.lab.subnet, '--squash', squash, '--yes', '--json', ...extra]);
-    let doc: SetupDoc | undefined;
-    try {
-      doc = JSON.parse(r.stdout) as SetupDoc;
-    } catch {
-      doc = undefined;
-    }
-    return { ...r, doc };
+    return { ...r, doc: jsonDoc<SetupDoc>(r.stdout) };
   }
 
   async enroll(extra: string[] = []) {
     const r = await this.pinet(['enroll', this.pi.name, '--nfs', this.nfsSource, '--boot-order', 'net-first', '--yes', '--json', ...extra]);
-    let doc: EnrollDoc | undefined;
-    try {
-      doc = JSON.parse(r.stdout) as EnrollDoc;
-    } catch {
-      doc = undefined;
-    }
-    return { ...r, doc };
+    return { ...r, doc: jsonDoc<EnrollDoc>(r.stdout) };
   }
 
   /** A file from the boot server VM's TFTP server, fetched from the LAN as a Pi would. */

@@ -79,7 +79,7 @@ export async function runDoctor(o: DoctorOptions): Promise<Report> {
   const cfg: DnsmasqConfig = await readDnsmasqConfig(paths);
   const [passwd, groupText] = await Promise.all(['/etc/passwd', '/etc/group'].map((p) => readFile(p, 'utf8').catch(() => '')));
   const accounts = { passwd: passwd!, group: groupText! };
-  const { defaultTftpIdentity, runningDnsmasq } = await import('../../server/dnsmasq-proc.js');
+  const { defaultTftpIdentity, runningDnsmasq, tftpGroupOf } = await import('../../server/dnsmasq-proc.js');
   const who = defaultTftpIdentity(accounts, await runningDnsmasq(paths));
   const defaultUser = who.user;
   const procNet = await Promise.all(['/proc/net/udp', '/proc/net/tcp'].map((p) => readFile(p, 'utf8').catch(() => '')));
@@ -104,7 +104,7 @@ export async function runDoctor(o: DoctorOptions): Promise<Report> {
       ...(await checkBootstrap({ exportDir: o.exportDir, inventory: o.inventory, ...(facts.nets[0] ? { pisNet: facts.nets[0] } : {}), ...(bootServer ? { bootServer } : {}), ...(exportedTo ? { exportedTo } : {}) })),
     );
   }
-  const id = tftpIdentity(facts.user, facts.group ?? (facts.user === who.user ? who.group : undefined), accounts);
+  const id = tftpIdentity(facts.user, tftpGroupOf(facts, who), accounts);
   const looked = id.user;
   const tftpUser: UnixUser = looked ?? { name: facts.user, uid: -1, gid: -1, groups: [] };
   const ex = await checkExportDirs(o.exportDir, o.inventory, tftpUser, find(cfg, 'user').length ? id.note : `${id.note}; the user of ${who.why}`);

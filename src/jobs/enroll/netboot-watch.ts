@@ -112,10 +112,10 @@ export class NetbootWatch {
     if (why) return why;
     const [passwd, group] = await Promise.all(['/etc/passwd', '/etc/group'].map((p) => readFile(p, 'utf8').catch(() => '')));
     const accounts = { passwd: passwd!, group: group! };
-    const { defaultTftpIdentity, runningDnsmasq } = await import('../../server/dnsmasq-proc.js');
+    const { defaultTftpIdentity, runningDnsmasq, tftpGroupOf } = await import('../../server/dnsmasq-proc.js');
     const who = defaultTftpIdentity(accounts, await runningDnsmasq(paths));
     const { checks, facts } = checkDnsmasqConfig(cfg, { exportDir: o.exportDir, defaultUser: who.user, port53InUse: false, sources: paths.join(', '), accounts });
-    const tftpUser = tftpIdentity(facts.user, facts.group ?? (facts.user === who.user ? who.group : undefined), accounts).user;
+    const tftpUser = tftpIdentity(facts.user, tftpGroupOf(facts, who), accounts).user;
     const tftpRoot = facts.tftpRoot ?? o.exportDir;
     const catalog = new ExportCatalog(tftpRoot, tftpUser, o.entries);
     await catalog.load();

@@ -25,6 +25,7 @@ import type { InventoryEntry } from '../../server/state.js';
 import type { Catalog } from './catalog.js';
 import { iso, STAGES, type FileOutcome, type Level, type PiRow, type Stage, type WatchEvent } from './events.js';
 import { refOf, Registry, sameMac, type PiState } from './pis.js';
+import { splitTarget } from './ssh-check.js';
 import * as words from './verdicts.js';
 
 export interface EngineOptions {
@@ -125,15 +126,14 @@ export class WatchEngine {
     const pi = this.reg.all.find((p) => p.id === id);
     if (!pi?.entry || this.o.ssh === false) return undefined;
     // The address enroll recorded is "alias (hostname)" or "hostname"; a port only comes with the host ("user@host:port").
-    const given = splitHostPort(pi.entry.host.replace(/^.*@/, ''));
+    const given = splitTarget(pi.entry.host.replace(/^.*@/, ''));
     const a = pi.entry.address;
-    const host = a ? splitHostPort(/\(([^()]+)\)$/.exec(a)?.[1] ?? a).host : given.host;
+    const host = a ? splitTarget(/\(([^()]+)\)$/.exec(a)?.[1] ?? a).host : given.host;
     // Enrolled through a port forward or tunnel on this machine (127.0.0.1, ::1): the booted Pi is not there,
     // it is at the address it booted with.
     const booted = [...pi.ips].at(-1);
     if (booted && isLoopback(host)) return `${booted}:22`;
-    const port = given.port ?? '22';
-    return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    return host.includes(':') ? `[${host}]:${given.port}` : `${host}:${given.port}`;
   }
 
   /** SSH answered on `ssh`: the Pi is up. */
@@ -388,14 +388,6 @@ export class WatchEngine {
 
 function levelRank(l: Level): number {
   return l === 'fail' ? 2 : l === 'warn' ? 1 : 0;
-}
-
-/** "host", "host:port", "[v6]:port" or a bare IPv6 address, apart. */
-function splitHostPort(s: string): { host: string; port?: string } {
-  const v6 = /^\[(.+)\](?::(\d+))?$/.exec(s);
-  if (v6) return { host: v6[1]!, ...(v6[2] && { port: v6[2] }) };
-  const m = /^([^:]+):(\d+)$/.exec(s);
-  return m ? { host: m[1]!, port: m[2]! } : { host: s };
 }
 
 /** A host name or address on this machine's loopback. */
