@@ -48,5 +48,6 @@ if [ -n "$NEW_EEPROM" ]; then
 fi
 section fstab; cat /etc/fstab
 section pending; [ -f "$D/pieeprom.upd" ] && rpi-eeprom-config "$D/pieeprom.upd" 2>&1
+section pending-sha256; [ -f "$D/pieeprom.upd" ] && sha256sum "$D/pieeprom.upd" 2>/dev/null | cut -d ' ' -f 1
 for h in "$@"; do section "hook $h"; cat "$h" 2>/dev/null; done
 rec end

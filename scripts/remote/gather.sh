@@ -4,19 +4,32 @@
 # network interfaces, the bootloader config (also a staged update's), the
 # boot partition's listing and text files, installed kernel hooks, backups.
 # Privileged reads go through `sudo -n` when the login user is not root.
-# Arguments: BACKUP_DIR HOOK_FILE...
+# Arguments: BACKUP_DIR KNOWN HOOK_FILE...
 #   BACKUP_DIR  where enroll keeps backups on the Pi (listed)
+#   KNOWN       SHA-256s (hex, space-separated) of staged updates whose config
+#               pinet knows: such a pieeprom.upd is hashed, not read
 #   HOOK_FILE   pinet's kernel hook files (their directories are listed, they are read)
 backups=$1
-shift
+known=$2
+shift 2
 
-if [ "$(id -u)" = 0 ]; then S=; SUDO=root
+# Few processes: on a fleet, every fork is paid fifty times (shell builtins
+# read the small files).
+me=$(id)
+uid=${me#uid=}
+uid=${uid%%[!0-9]*}
+case $me in "uid=$uid("*) uname=${me#"uid=$uid("}; uname=${uname%%)*} ;; *) uname= ;; esac
+
+if [ "$uid" = 0 ]; then S=; SUDO=root
 elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then S="sudo -n"; SUDO=ok
 elif command -v sudo >/dev/null 2>&1; then S=; SUDO=password
 else S=; SUDO=absent; fi
 
-section id; id -u; id -un; echo "$SUDO"; hostname 2>/dev/null || cat /etc/hostname 2>/dev/null
-section cpuinfo; cat /proc/cpuinfo 2>/dev/null
+h=
+read -r h 2>/dev/null < /proc/sys/kernel/hostname || h=$(cat /etc/hostname 2>/dev/null)
+section id; echo "$uid"; [ -n "$uname" ] && echo "$uname"; echo "$SUDO"; echo "$h"
+cpu=$(cat /proc/cpuinfo 2>/dev/null)
+section cpuinfo; [ -n "$cpu" ] && printf '%s\n' "$cpu"
 section dt-serial; tr -d '\000' 2>/dev/null < /sys/firmware/devicetree/base/serial-number
 section dt-model; tr -d '\000' 2>/dev/null < /sys/firmware/devicetree/base/model
 section os-release; cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null
@@ -28,11 +41,39 @@ for i in /sys/class/net/*; do
   [ -e "$i/address" ] || continue
   w=0
   if [ -e "$i/wireless" ] || [ -e "$i/phy80211" ]; then w=1; fi
-  printf '%s %s %s %s\n' "${i##*/}" "$(cat "$i/address" 2>/dev/null)" "$(cat "$i/type" 2>/dev/null)" "$w"
+  a=
+  t=
+  read -r a 2>/dev/null < "$i/address"
+  read -r t 2>/dev/null < "$i/type"
+  printf '%s %s %s %s\n' "${i##*/}" "$a" "$t" "$w"
 done
 section eeprom-tool; command -v rpi-eeprom-config 2>/dev/null
 section eeprom
-if command -v rpi-eeprom-config >/dev/null 2>&1; then $S rpi-eeprom-config 2>&1; echo "rc=$?"; fi
+# What `rpi-eeprom-config` prints with no argument, read where it reads it
+# (rpi-eeprom's read_current_config: the nvmem device the device tree's
+# blconfig alias names, else `vcgencmd bootloader_config`) without starting
+# Python: rpi-eeprom-config is a Python program, and its start-up was most of
+# this script's CPU time. When neither answers (or sudo allows only
+# rpi-eeprom-config), rpi-eeprom-config itself runs, so its own output and
+# error are the ones reported.
+if command -v rpi-eeprom-config >/dev/null 2>&1; then
+  cur=
+  bl=/sys/firmware/devicetree/base/aliases/blconfig
+  if [ -r "$bl" ]; then
+    node=$(readlink -f "/sys/firmware/devicetree/base/$(tr -d '\000' < "$bl")")
+    for n in /sys/bus/nvmem/devices/*; do
+      [ -e "$n/of_node" ] || continue
+      [ "$(readlink -f "$n/of_node")" = "$node" ] || continue
+      # (NUL bytes, if the device is longer than the text, are dropped)
+      cur=$($S cat "$n/nvmem" 2>/dev/null | tr -d '\000' && echo .) && break
+      cur=
+    done
+  fi
+  [ -n "$cur" ] || cur=$($S vcgencmd bootloader_config 2>/dev/null && echo .) || cur=
+  case $cur in error=*) cur= ;; esac
+  if [ -n "$cur" ] && [ "$cur" != . ]; then printf '%s' "${cur%.}"; echo "rc=0"
+  else $S rpi-eeprom-config 2>&1; echo "rc=$?"; fi
+fi
 section eeprom-defaults; cat /etc/default/rpi-eeprom-update 2>/dev/null
 if [ -f /boot/firmware/config.txt ] || mountpoint -q /boot/firmware 2>/dev/null; then D=/boot/firmware
 elif [ -f /boot/config.txt ]; then D=/boot
@@ -45,11 +86,25 @@ if [ -n "$D" ]; then
     section "txt:${f##*/}"; head -c 65536 "$f"
   done
   if [ -f "$D/pieeprom.upd" ] && command -v rpi-eeprom-config >/dev/null 2>&1; then
-    section eeprom-pending; $S rpi-eeprom-config "$D/pieeprom.upd" 2>&1; echo "rc=$?"
+    # A staged update whose SHA-256 pinet knows (it read that file before)
+    # is not read again: rpi-eeprom-config is Python, the hash is cheap.
+    sum=$($S sha256sum "$D/pieeprom.upd" 2>/dev/null) || sum=
+    sum=${sum%% *}
+    section eeprom-pending-sha256; echo "$sum"
+    hit=
+    if [ -n "$sum" ]; then case " $known " in *" $sum "*) hit=1 ;; esac; fi
+    if [ -z "$hit" ]; then
+      section eeprom-pending; $S rpi-eeprom-config "$D/pieeprom.upd" 2>&1; echo "rc=$?"
+    fi
   fi
 fi
 section otp
-if ! grep -q '^Serial' /proc/cpuinfo 2>/dev/null && command -v vcgencmd >/dev/null 2>&1; then $S vcgencmd otp_dump 2>/dev/null | grep '^28:'; fi
+case "
+$cpu" in
+  *"
+Serial"*) ;;
+  *) command -v vcgencmd >/dev/null 2>&1 && $S vcgencmd otp_dump 2>/dev/null | grep '^28:' ;;
+esac
 section hooks
 listed=
 for h in "$@"; do
@@ -61,5 +116,6 @@ done
 for h in "$@"; do
   [ -f "$h" ] && { section "hook:$h"; cat "$h"; }
 done
-section backups; ls -1 "$backups" 2>/dev/null
+section backups
+for b in "$backups"/*; do [ -e "$b" ] && printf '%s\n' "${b##*/}"; done
 rec end

@@ -36,6 +36,15 @@ export interface EepromRead {
   error?: string;
   /** The config inside a staged update (pieeprom.upd), when one is staged. */
   pendingConfig?: string;
+  /** The staged update's SHA-256, when one is staged and could be hashed. */
+  pendingSha256?: string;
+  /** pendingConfig was read on the Pi this time (not known by its SHA-256). */
+  pendingRead?: boolean;
+}
+
+export interface GatherOptions {
+  /** Configs of staged updates read before, by the file's SHA-256: such a file is hashed, not read. */
+  knownPending?: ReadonlyMap<string, string>;
 }
 
 export interface Detected {
@@ -62,6 +71,8 @@ export interface Detected {
   raw: RawPi;
 }
 
+const SHA256 = /^[0-9a-f]{64}$/;
+
 /** `…output…\nrc=N\n` → output and status. */
 function splitRc(text: string | undefined): { out: string; rc: number } | undefined {
   if (text === undefined) return undefined;
@@ -76,7 +87,7 @@ function pickWired(ifaces: NetInterface[]): NetInterface | undefined {
 }
 
 /** Pure: gathered sections → Detected (everything but the connection). */
-export function interpretSections(dest: string, label: string, s: Map<string, string>): Detected {
+export function interpretSections(dest: string, label: string, s: Map<string, string>, knownPending?: ReadonlyMap<string, string>): Detected {
   const idLines = (s.get('id') ?? '').split('\n');
   const priv = idLines[2]?.trim();
   const login: Login = {
@@ -108,8 +119,15 @@ export function interpretSections(dest: string, label: string, s: Map<string, st
   } else if (!tool) {
     eeprom.error = 'rpi-eeprom-config is not installed';
   }
+  const pendingSha = (s.get('eeprom-pending-sha256') ?? '').trim();
+  if (SHA256.test(pendingSha)) eeprom.pendingSha256 = pendingSha;
   const pend = splitRc(s.get('eeprom-pending'));
-  if (pend && pend.rc === 0) eeprom.pendingConfig = pend.out;
+  if (pend && pend.rc === 0) {
+    eeprom.pendingConfig = pend.out;
+    eeprom.pendingRead = true;
+  } else if (!pend && eeprom.pendingSha256 && knownPending?.has(eeprom.pendingSha256)) {
+    eeprom.pendingConfig = knownPending.get(eeprom.pendingSha256)!;
+  }
 
   const wired = pickWired(interfaces);
   const raw: RawPi = {};
@@ -158,11 +176,12 @@ export function interpretSections(dest: string, label: string, s: Map<string, st
 }
 
 /** One round trip on an open connection. */
-export async function gather(remote: RemoteHost, dest: string): Promise<Detected> {
-  const r = await runScript(remote, 'gather', [PI_BACKUP_DIR, ...HOOK_PATHS], {
+export async function gather(remote: RemoteHost, dest: string, opts: GatherOptions = {}): Promise<Detected> {
+  const known = [...(opts.knownPending?.keys() ?? [])].filter((k) => SHA256.test(k));
+  const r = await runScript(remote, 'gather', [PI_BACKUP_DIR, known.join(' '), ...HOOK_PATHS], {
     step: 'reading the Pi (cpuinfo, fstab, bootloader config, boot files)',
     timeoutMs: 60_000,
   });
   const sections = new Map([...r.sections].map(([k, v]) => [k, v.toString('utf8')]));
-  return interpretSections(dest, remote.label, sections);
+  return interpretSections(dest, remote.label, sections, opts.knownPending);
 }

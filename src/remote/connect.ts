@@ -335,12 +335,35 @@ async function connectResolved(host: ResolvedHost, options: ConnectOptions & { l
     };
     try {
       client.connect(config);
+      ignoreHostKeyAnnouncements(client);
       // After connect(): ssh2 has paused the socket and reads it itself.
       sock.on('data', onData);
     } catch (err) {
       fail(new RemoteError('protocol', label, 'connecting', `cannot start SSH: ${(err as Error).message}`));
     }
   });
+}
+
+/**
+ * After login, OpenSSH's sshd announces all its host keys
+ * (hostkeys-00@openssh.com, no reply wanted), and ssh2 answers by asking the
+ * server to prove each one (hostkeys-prove-00@openssh.com: a round trip, a
+ * signature per key on the server, RSA's among them, and a verification
+ * per key here) for a 'hostkeys' event pinet does not use. OpenSSH's own
+ * client asks only to update known_hosts (UpdateHostKeys), which pinet
+ * never does. So the announcement is ignored, as the protocol allows; a
+ * request that wants a reply still gets ssh2's. (ssh2 has no option for
+ * this; when its internals are not as expected, nothing is changed.)
+ */
+function ignoreHostKeyAnnouncements(client: object): void {
+  type Handler = (p: unknown, name: string, wantReply: boolean, data: unknown) => void;
+  const handlers = (client as { _protocol?: { _handlers?: Record<string, Handler | undefined> } })._protocol?._handlers;
+  const original = handlers?.GLOBAL_REQUEST;
+  if (!handlers || typeof original !== 'function') return;
+  handlers.GLOBAL_REQUEST = (p, name, wantReply, data) => {
+    if (name === 'hostkeys-00@openssh.com' && !wantReply) return;
+    original(p, name, wantReply, data);
+  };
 }
 
 /** ssh2's host key algorithms, most preferred first (as OpenSSH orders them). */

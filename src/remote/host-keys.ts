@@ -17,6 +17,7 @@
 import { constants as fsc } from 'node:fs';
 import { mkdir, open, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { memoizeText } from '../util/memo.js';
 import { shellQuote } from '../util/shell.js';
 import { RemoteError } from './errors.js';
 import {
@@ -37,6 +38,9 @@ export interface KnownHostsData {
 }
 
 /** Reads the user's and the global known_hosts files; missing ones are empty. */
+/** Each known_hosts text parsed once per process (every connection reads the files again). */
+const parseKnownHostsOnce = memoizeText(parseKnownHosts);
+
 export async function readKnownHostsFiles(files: readonly string[]): Promise<KnownHostsData> {
   const texts = await Promise.all(
     files.map((f) =>
@@ -48,7 +52,7 @@ export async function readKnownHostsFiles(files: readonly string[]): Promise<Kno
   );
   const out: KnownHostsData = { entries: [], skipped: [] };
   texts.forEach((text, i) => {
-    const parsed = parseKnownHosts(text, files[i] ?? '');
+    const parsed = parseKnownHostsOnce(text, files[i] ?? '');
     out.entries.push(...parsed.entries);
     out.skipped.push(...parsed.skipped);
   });

@@ -88,7 +88,7 @@ export async function loadIdentities(settings: readonly IdentityFileSetting[], s
         }
         return undefined;
       }
-      const parsed = first(ssh2.utils.parseKey(data));
+      const parsed = parsedKeyOf(data, ssh2);
       if (!(parsed instanceof Error)) {
         if (!parsed.isPrivateKey()) {
           notes.push(`${display} is not a private key`);
@@ -105,6 +105,20 @@ export async function loadIdentities(settings: readonly IdentityFileSetting[], s
     }),
   );
   return { identities: results.filter((r): r is Identity => r !== undefined), notes };
+}
+
+/** Key files parsed by content, once per process (fifty connections use the same file). */
+const parsedKeys = new Map<string, ParsedKey | Error>();
+
+function parsedKeyOf(data: Buffer, ssh2: Ssh2Module): ParsedKey | Error {
+  const k = data.toString('latin1');
+  let parsed = parsedKeys.get(k);
+  if (!parsed) {
+    parsed = first(ssh2.utils.parseKey(data));
+    if (parsedKeys.size >= 16) parsedKeys.clear();
+    parsedKeys.set(k, parsed);
+  }
+  return parsed;
 }
 
 function first(k: ParsedKey | ParsedKey[] | Error): ParsedKey | Error {

@@ -27,6 +27,7 @@
 import { createHash } from 'node:crypto';
 import { parse as parseConfigText } from 'ssh-config';
 import { ConfigError } from '../errors.js';
+import { memoizeText } from '../util/memo.js';
 import {
   type Destination,
   hostPort,
@@ -136,8 +137,13 @@ interface Statement {
   origin: string;
 }
 
-/** Splits a config text into statements, one per directive line. */
-export function parseConfigLines(text: string, path: string): Statement[] {
+/**
+ * Splits a config text into statements, one per directive line (kept by
+ * text: fifty hosts resolved against one file parse it once).
+ */
+export const parseConfigLines: (text: string, path: string) => readonly Statement[] = memoizeText(splitStatements);
+
+function splitStatements(text: string, path: string): Statement[] {
   const out: Statement[] = [];
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
@@ -342,7 +348,7 @@ function includeTokens(state: EvalState): Record<string, string> {
   });
 }
 
-function evalStatements(statements: Statement[], state: EvalState, kind: ConfigSource['kind'], depth: number, startActive: boolean): void {
+function evalStatements(statements: readonly Statement[], state: EvalState, kind: ConfigSource['kind'], depth: number, startActive: boolean): void {
   let active = startActive;
   for (const st of statements) {
     switch (st.keyword) {

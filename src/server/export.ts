@@ -7,7 +7,8 @@
  * the TFTP server (0644 files, 0755 directories: the 0600 kernel pitfall)
  * and verifies a copy against the Pi's own checksums.
  */
-import { access, chmod, constants, lstat, readdir, stat, statfs } from 'node:fs/promises';
+import { access, chmod, constants, readdir, stat, statfs } from 'node:fs/promises';
+import { lstat as lstatCb, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { PinetError } from '../errors.js';
 
@@ -75,7 +76,12 @@ export interface TreeEntry {
   gid: number;
 }
 
-/** Every entry below `root`, by relative path (no leading ./). Missing root → empty map. */
+/**
+ * Every entry below `root`, by relative path (no leading ./), each directory
+ * before what it holds, names sorted. Missing root → empty map. A
+ * directory's entries are stat'ed all at once (an enroll re-run lists fifty
+ * trees of ~430 files: one await per file cost more CPU than the stats).
+ */
 export async function listTree(root: string): Promise<Map<string, TreeEntry>> {
   const out = new Map<string, TreeEntry>();
   async function walk(rel: string): Promise<void> {
@@ -86,9 +92,11 @@ export async function listTree(root: string): Promise<Map<string, TreeEntry>> {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT' && rel === '') return;
       throw err;
     }
-    for (const name of names.sort()) {
-      const r = rel ? `${rel}/${name}` : name;
-      const st = await lstat(join(root, r));
+    const paths = names.sort().map((name) => (rel ? `${rel}/${name}` : name));
+    const stats = await lstatAll(paths.map((r) => join(root, r)));
+    for (let i = 0; i < paths.length; i++) {
+      const r = paths[i]!;
+      const st = stats[i]!;
       const type = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
       out.set(r, { type, size: st.size, mtimeMs: Math.floor(st.mtimeMs / 1000) * 1000, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
       if (type === 'dir') await walk(r);
@@ -96,6 +104,28 @@ export async function listTree(root: string): Promise<Map<string, TreeEntry>> {
   }
   await walk('');
   return out;
+}
+
+/** lstat of every path, issued at once, in one promise (the first error rejects it). */
+function lstatAll(paths: string[]): Promise<Stats[]> {
+  return new Promise((resolve, reject) => {
+    const stats: Stats[] = new Array<Stats>(paths.length);
+    let left = paths.length;
+    let failed = false;
+    if (left === 0) resolve(stats);
+    paths.forEach((p, i) => {
+      lstatCb(p, (err, st) => {
+        if (failed) return;
+        if (err) {
+          failed = true;
+          reject(err);
+          return;
+        }
+        stats[i] = st;
+        if (--left === 0) resolve(stats);
+      });
+    });
+  });
 }
 
 /** chmod every file to 0644 and every directory to 0755 (returns what was changed). */

@@ -15,6 +15,7 @@ import { formatError, PinetError } from '../../errors.js';
 import type { ConnectOptions } from '../../remote/index.js';
 import { ContentStore, contentName } from '../../server/content-store.js';
 import { checkExportDir } from '../../server/export.js';
+import { StagedUpdates } from '../../server/staged-updates.js';
 import { stamp as makeStamp, type InventoryEntry, type StateStore } from '../../server/state.js';
 import type { Plan } from '../../plan/model.js';
 import type { Progress } from '../../ui/progress.js';
@@ -65,6 +66,7 @@ export async function enrollMany(hosts: string[], settings: EnrollSettings, conn
     stamp: makeStamp(),
     reboot: opts.reboot,
     rebootTimeoutMs: opts.rebootTimeoutMs,
+    staged: await StagedUpdates.load(state),
   };
   const job = new Job<EnrollPi>('enroll', hosts.map((host) => ({ target: host, ctx: { host } })), opts.concurrency);
   let watching: Promise<NetbootWatch | undefined> | undefined;
@@ -123,6 +125,7 @@ export async function enrollMany(hosts: string[], settings: EnrollSettings, conn
     }
     return { plan, results: job.targets.map(resultOf) };
   } finally {
+    if (!opts.dryRun) await env.staged?.save();
     await job.close();
     await env.filler?.cleanup();
     await env.store?.remove();

@@ -24,6 +24,7 @@ import { connect, type ConnectOptions, type RemoteHost } from '../../remote/inde
 import { runScript, ScriptError, sectionText, type ScriptOutput } from '../../remote/script.js';
 import type { FileHash } from '../../remote/tree.js';
 import type { ContentStore } from '../../server/content-store.js';
+import type { StagedUpdates } from '../../server/staged-updates.js';
 import { listTree, normalizeModes } from '../../server/export.js';
 import { canRead, type UnixUser } from '../../server/perms.js';
 import type { Inventory, StateStore } from '../../server/state.js';
@@ -73,6 +74,8 @@ export interface EnrollEnv {
   filler?: Filler;
   /** Who sends what in the current round of the fetch phase. */
   sending?: SendPlan;
+  /** Configs of staged bootloader updates read before (the gather script hashes such a file instead of reading it). */
+  staged?: StagedUpdates;
   /** Tells the progress view the bytes moved for a Pi (sent over the network, or copied here). */
   moved?: (host: string, kind: MovedKind, bytes: number, total: number, since?: number) => void;
 }
@@ -95,7 +98,9 @@ export function prepareTasks(env: EnrollEnv): Task<EnrollPi>[] {
       name: 'detect',
       title: 'reading the Pi',
       async run(c) {
-        c.detected = await gather(c.remote!, c.host);
+        c.detected = await gather(c.remote!, c.host, { knownPending: env.staged?.known });
+        const e = c.detected.eeprom;
+        if (e.pendingRead && e.pendingConfig !== undefined) env.staged?.add(e.pendingSha256, e.pendingConfig);
       },
     },
     {
@@ -289,8 +294,11 @@ export function applyTasks(env: EnrollEnv): Task<EnrollPi>[] {
         const out = c.piOutput!;
         const problems: string[] = [];
         if (p.fstab && sectionText(out, 'fstab') !== p.fstab.after) problems.push('/etc/fstab does not read back as written');
-        if (p.eeprom && !new RegExp(`^BOOT_ORDER=${p.eeprom.afterOrder}\\s*$`, 'mi').test(sectionText(out, 'pending') ?? '')) {
-          problems.push(`the staged bootloader config does not have BOOT_ORDER=${p.eeprom.afterOrder}`);
+        if (p.eeprom) {
+          const staged = sectionText(out, 'pending') ?? '';
+          if (!new RegExp(`^BOOT_ORDER=${p.eeprom.afterOrder}\\s*$`, 'mi').test(staged)) {
+            problems.push(`the staged bootloader config does not have BOOT_ORDER=${p.eeprom.afterOrder}`);
+          } else env.staged?.add(sectionText(out, 'pending-sha256')?.trim(), staged);
         }
         for (const h of p.hooks) if (sectionText(out, `hook ${h.path}`) !== h.content) problems.push(`${h.path} does not read back as written`);
         if (problems.length) throw new KeepChangesError(new PinetError(problems.join('; ')), 'the Pi was changed, but does not read back as planned');
