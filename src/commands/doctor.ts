@@ -15,6 +15,9 @@ export async function run(args: string[], ctx: Ctx): Promise<number> {
   const exportDir = exportDirOf(st);
   const state = new StateStore(stateDirOf(st, exportDir));
   const inventory = await state.readInventory();
+  // The configs of staged bootloader updates enroll read (doctor only uses them: it writes nothing).
+  const { StagedUpdates } = await import('../server/staged-updates.js');
+  const staged = await StagedUpdates.load(state);
   const hosts = await resolveHosts(args, st, { useFleet: false });
   if (st.value(FLAGS.all)) for (const e of Object.values(inventory.pis)) if (!hosts.includes(e.host)) hosts.push(e.host);
   const tftpServer = st.value(CONFIG.doctor['tftp-server']);
@@ -28,6 +31,7 @@ export async function run(args: string[], ctx: Ctx): Promise<number> {
   const report = await runDoctor({
     exportDir,
     inventory,
+    knownPending: staged.known,
     hosts,
     conn: connectOptions(st, (m) => out.warn(m)),
     concurrency: concurrencyOf(st),

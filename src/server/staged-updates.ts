@@ -41,9 +41,11 @@ export class StagedUpdates {
 
   /** Records a config rpi-eeprom-config read from a staged file with this SHA-256. */
   add(sha256: string | undefined, config: string): void {
-    if (!sha256 || !SHA256.test(sha256) || this.configs.get(sha256) === config) return;
-    this.configs.delete(sha256);
+    if (!sha256 || !SHA256.test(sha256)) return;
+    const same = this.configs.get(sha256) === config;
+    this.configs.delete(sha256); // the newest now
     this.configs.set(sha256, config);
+    if (same) return;
     while (this.configs.size > MAX) this.configs.delete(this.configs.keys().next().value as string);
     this.changed = true;
   }

@@ -135,6 +135,30 @@ describeAsRoot('pinet enroll on the fake fleet', () => {
     expect([await piSnapshot(pi), await treeSnapshot(exportDir), await inventory()]).toEqual(before);
   });
 
+  it('a re-run starts no rpi-eeprom-config on the Pi: the current config as it reads it, the staged update known by its SHA-256', async () => {
+    const pi = fleet.pi('ubuntu');
+    const staged = JSON.parse(await readFile(join(stateDir, 'staged-updates.json'), 'utf8')) as { configs: Record<string, string> };
+    const sum = (await pi.sh('sha256sum /boot/firmware/pieeprom.upd')).split(' ')[0]!;
+    expect(staged.configs[sum]).toMatch(/^BOOT_ORDER=0xf241$/m); // recorded when enroll staged it
+    // rpi-eeprom-config is Python: on a fleet its start-up was most of a re-run's work on each Pi.
+    await pi.sh('mv /usr/bin/rpi-eeprom-config /usr/bin/rpi-eeprom-config.real');
+    await pi.writeFile('/usr/bin/rpi-eeprom-config', '#!/bin/sh\necho ran >> /tmp/rpi-eeprom-config.ran\nexec /usr/bin/rpi-eeprom-config.real "$@"\n', 0o755);
+    try {
+      const r = await enroll(['ubuntu', '--yes', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const doc = parseJson<EnrollDoc>(r.stdout);
+      expect(doc.plan.upToDate).toBe(true);
+      expect(doc.plan.targets[0]!.notes.join('\n')).toMatch(/bootloader update is already pending/);
+      expect(await pi.exists('/tmp/rpi-eeprom-config.ran')).toBe(false);
+      // pinet info knows no hashes: it runs the tool, and reads the same
+      const info = await pinet(['info', '-F', fleet.sshConfig, 'ubuntu', '--json']);
+      expect(info.code, info.stderr).toBe(0);
+      expect(await pi.exists('/tmp/rpi-eeprom-config.ran')).toBe(true);
+    } finally {
+      await pi.sh('mv /usr/bin/rpi-eeprom-config.real /usr/bin/rpi-eeprom-config; rm -f /tmp/rpi-eeprom-config.ran');
+    }
+  });
+
   it('copies only the boot files that changed on the Pi since', async () => {
     const pi = fleet.pi('ubuntu');
     await pi.writeFile('/boot/firmware/config.txt', `${await pi.readText('/boot/firmware/config.txt')}# changed\n`);

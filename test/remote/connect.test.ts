@@ -368,6 +368,31 @@ Host *
     await h.close();
   });
 
+  it('does not ask sshd to prove the host keys it announces after login (plain ssh2 does)', async () => {
+    // sshd (LogLevel DEBUG1) logs each global request a client makes.
+    const proveRequests = (log: string): number => (log.match(/rtype hostkeys-prove-00@openssh\.com/g) ?? []).length;
+    // The control: ssh2 as it comes asks for the proof, and this log shows it.
+    const { Client } = await import('ssh2');
+    const from = jumpSshd.log().length;
+    await new Promise<void>((resolve, reject) => {
+      const c = new Client();
+      c.on('ready', () => setTimeout(() => (c.end(), resolve()), 300)).on('error', reject);
+      c.connect({ host: '127.0.0.1', port: jumpSshd.port, username: 'root', privateKey: readFileSync(users.keys.plain) });
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(proveRequests(jumpSshd.log().slice(from))).toBe(1);
+    // pinet's connection: logged in, a command run, no proof asked for.
+    const { cfg } = setup({ port: jumpSshd.port, known: knownLine(jumpSshd) });
+    const mark = jumpSshd.log().length;
+    const h = await tryConnect('t-root', cfg);
+    expect((await h.exec(['echo', 'ok'])).stdout).toBe('ok\n');
+    await new Promise((r) => setTimeout(r, 300));
+    await h.close();
+    const log = jumpSshd.log().slice(mark);
+    expect(log).toMatch(/Accepted publickey for root/);
+    expect(proveRequests(log)).toBe(0);
+  });
+
   it('runs many commands at once over one connection (more than sshd MaxSessions)', async () => {
     const { cfg } = setup();
     const h = await tryConnect('t-root', cfg);

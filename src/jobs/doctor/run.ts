@@ -32,6 +32,8 @@ export interface DoctorOptions {
   log?: string;
   nfs?: string;
   inventory: Inventory;
+  /** Configs of staged bootloader updates read before, by SHA-256 (see server/staged-updates.ts). */
+  knownPending?: ReadonlyMap<string, string>;
   hosts: string[];
   conn: ConnectOptions;
   concurrency: number;
@@ -178,7 +180,7 @@ export async function runDoctor(o: DoctorOptions): Promise<Report> {
     try {
       const [d, bootState] = await withHost(host, o.conn, (r) =>
         Promise.all([
-          gather(r, host),
+          gather(r, host, o.knownPending ? { knownPending: o.knownPending } : {}),
           runScript(r, 'boot-state', [], { step: 'reading the boot time and the boot mount', timeoutMs: 30_000 })
             .then((x) => parseBootState(sectionText(x, 'state') ?? ''))
             .catch(() => undefined),
