@@ -1,4 +1,5 @@
 #!/bin/sh
+# pinet: uses lib/bootloader.sh
 # Everything pinet needs to know about a Pi, in one round trip (read by
 # src/host/detect.ts): identity, cpuinfo, device tree, OS, fstab, mounts,
 # network interfaces, the bootloader config (also a staged update's), the
@@ -49,29 +50,9 @@ for i in /sys/class/net/*; do
 done
 section eeprom-tool; command -v rpi-eeprom-config 2>/dev/null
 section eeprom
-# What `rpi-eeprom-config` prints with no argument, read where it reads it
-# (rpi-eeprom's read_current_config: the nvmem device the device tree's
-# blconfig alias names, else `vcgencmd bootloader_config`) without starting
-# Python: rpi-eeprom-config is a Python program, and its start-up was most of
-# this script's CPU time. When neither answers (or sudo allows only
-# rpi-eeprom-config), rpi-eeprom-config itself runs, so its own output and
-# error are the ones reported.
+# Read without starting Python where rpi-eeprom-config reads it (lib/bootloader.sh).
 if command -v rpi-eeprom-config >/dev/null 2>&1; then
-  cur=
-  bl=/sys/firmware/devicetree/base/aliases/blconfig
-  if [ -r "$bl" ]; then
-    node=$(readlink -f "/sys/firmware/devicetree/base/$(tr -d '\000' < "$bl")")
-    for n in /sys/bus/nvmem/devices/*; do
-      [ -e "$n/of_node" ] || continue
-      [ "$(readlink -f "$n/of_node")" = "$node" ] || continue
-      # (NUL bytes, if the device is longer than the text, are dropped)
-      cur=$($S cat "$n/nvmem" 2>/dev/null | tr -d '\000' && echo .) && break
-      cur=
-    done
-  fi
-  [ -n "$cur" ] || cur=$($S vcgencmd bootloader_config 2>/dev/null && echo .) || cur=
-  case $cur in error=*) cur= ;; esac
-  if [ -n "$cur" ] && [ "$cur" != . ]; then printf '%s' "${cur%.}"; echo "rc=0"
+  if current_bootloader_config ""; then echo "rc=0"
   else $S rpi-eeprom-config 2>&1; echo "rc=$?"; fi
 fi
 section eeprom-defaults; cat /etc/default/rpi-eeprom-update 2>/dev/null
