@@ -16,7 +16,7 @@
  */
 import type { AnyAuthMethod, AuthenticationType, BaseAgent, ParsedKey } from 'ssh2';
 import { NO_PROMPTS, type SecretPrompter } from './prompter.js';
-import { type Identity, KeyUnavailable, loadIdentities, privateKeyOf } from './identities.js';
+import { type Identity, KeyUnavailable, loadIdentities, privateKeyOf, signWith } from './identities.js';
 import type { ResolvedHost } from './ssh-config.js';
 import type { Ssh2Module } from './ssh2-lib.js';
 
@@ -111,7 +111,7 @@ export async function planAuth(host: ResolvedHost, ssh2: Ssh2Module, opts: AuthO
 
   const signWithFile = async (k: AuthKey, data: Buffer, hash: string | undefined): Promise<Buffer> => {
     const key = await privateKeyOf(k.identity as Identity, ssh2, { batchMode: host.batchMode, prompter });
-    return key.sign(data, hash);
+    return signWith(key, data, hash);
   };
 
   const pending = keys.filter((k) => k.blob.length > 0);

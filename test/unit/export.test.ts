@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,4 +55,30 @@ describe('export directory', () => {
     writeFileSync(join(d, 'overlays', 'a b.dtbo'), 'x');
     expect([...(await listTree(d)).keys()]).toEqual(['config.txt', 'overlays', 'overlays/a b.dtbo']);
   });
+
+  it('lists the same synchronously (local file systems) and asynchronously (network ones): types, sizes, modes, order; a missing root is empty, an unreadable directory an error', async () => {
+    const d = dir();
+    mkdirSync(join(d, 'overlays/deeper'), { recursive: true });
+    writeFileSync(join(d, 'vmlinuz'), 'kernel', { mode: 0o600 });
+    writeFileSync(join(d, 'overlays/b.dtbo'), 'bb');
+    writeFileSync(join(d, 'overlays/deeper/c'), 'ccc');
+    writeFileSync(join(d, 'a.txt'), 'a');
+    symlinkSync('vmlinuz', join(d, 'link'));
+    chmodSync(join(d, 'vmlinuz'), 0o600);
+    const sync = await listTree(d, 'sync');
+    const async = await listTree(d, 'async');
+    expect([...sync]).toEqual([...async]);
+    expect([...(await listTree(d))]).toEqual([...sync]);
+    expect([...sync.keys()]).toEqual(['a.txt', 'link', 'overlays', 'overlays/b.dtbo', 'overlays/deeper', 'overlays/deeper/c', 'vmlinuz']);
+    expect(sync.get('vmlinuz')).toMatchObject({ type: 'file', size: 6, mode: 0o600 });
+    expect(sync.get('link')?.type).toBe('symlink');
+    expect(sync.get('overlays/deeper')?.type).toBe('dir');
+    for (const how of ['sync', 'async', 'auto'] as const) expect((await listTree(join(d, 'missing'), how)).size).toBe(0);
+    if (process.getuid?.() !== 0) {
+      chmodSync(join(d, 'overlays'), 0o000);
+      for (const how of ['sync', 'async'] as const) await expect(listTree(d, how)).rejects.toThrow(/EACCES/);
+      chmodSync(join(d, 'overlays'), 0o755);
+    }
+  });
 });
+
