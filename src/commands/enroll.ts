@@ -45,13 +45,13 @@ export async function run(args: string[], ctx: Ctx): Promise<number> {
   const dnsmasqConf = st.value(CONFIG.doctor['dnsmasq-conf']);
   if (reboot && dryRun) out.warn('--dry-run: no Pi is rebooted');
 
-  const [{ enrollMany }, { formatResults, failureOf }, { colorDiff }, { createProgress }] = await Promise.all([
+  const live = out.stderr.isTTY === true;
+  const [{ enrollMany }, { formatResults, failureOf }, { colorDiff }, progress] = await Promise.all([
     import('../jobs/enroll/job.js'),
     import('../jobs/summary.js'),
     import('../util/diff.js'),
-    import('../ui/progress.js'),
+    import('../ui/progress.js').then((m) => m.progressFor(out.stderr, { live, color: out.ce })),
   ]);
-  const live = out.stderr.isTTY === true;
   const { plan, results } = await enrollMany(hosts, settings, conn, new StateStore(stateDir), {
     concurrency: concurrencyOf(st),
     dryRun,
@@ -59,7 +59,7 @@ export async function run(args: string[], ctx: Ctx): Promise<number> {
     rebootTimeoutMs: st.value(FLAGS.rebootTimeout)! * 1000,
     ...(dnsmasqConf && { dnsmasqConf }),
     warn: (m) => out.warn(m),
-    progress: (names) => createProgress(out.stderr, names, { live, color: out.ce }),
+    progress,
     showPlan: (p: Plan) => {
       if (p.targets.length === 0 || out.json) return;
       out.print(formatPlan(p, out.c, (d) => colorDiff(d, out.c)));

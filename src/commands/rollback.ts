@@ -19,18 +19,18 @@ export async function run(args: string[], ctx: Ctx): Promise<number> {
   const state = new StateStore(stateDirOf(st));
   const conn = connectOptions(st, (m) => out.warn(m));
   const dryRun = st.value(FLAGS.dryRun)!;
-  const [{ rollbackMany }, { formatResults }, { colorDiff }, { createProgress }] = await Promise.all([
+  const live = out.stderr.isTTY === true;
+  const [{ rollbackMany }, { formatResults }, { colorDiff }, progress] = await Promise.all([
     import('../jobs/rollback/job.js'),
     import('../jobs/summary.js'),
     import('../util/diff.js'),
-    import('../ui/progress.js'),
+    import('../ui/progress.js').then((m) => m.progressFor(out.stderr, { live, color: out.ce })),
   ]);
-  const live = out.stderr.isTTY === true;
   const { plan, results } = await rollbackMany(hosts, conn, state, {
     concurrency: concurrencyOf(st),
     dryRun,
     purge: st.value(FLAGS.purge)!,
-    progress: (names) => createProgress(out.stderr, names, { live, color: out.ce }),
+    progress,
     showPlan: (p: Plan) => {
       if (!out.json && p.targets.length) out.print(formatPlan(p, out.c, (d) => colorDiff(d, out.c)));
     },

@@ -16,13 +16,13 @@ import { StateStore } from '../server/state.js';
 async function conventions(ctx: Ctx, question: string) {
   const { out } = ctx;
   const st = await ctx.settings();
-  const [{ colorDiff }, { createProgress }] = await Promise.all([import('../util/diff.js'), import('../ui/progress.js')]);
   const live = out.stderr.isTTY === true;
+  const [{ colorDiff }, progress] = await Promise.all([import('../util/diff.js'), import('../ui/progress.js').then((m) => m.progressFor(out.stderr, { live, color: out.ce }))]);
   return {
     st,
     opts: {
       dryRun: st.value(FLAGS.dryRun)!,
-      progress: (names: string[]) => createProgress(out.stderr, names, { live, color: out.ce }),
+      progress,
       showPlan: (p: Plan) => {
         if (!out.json && p.targets.length) out.print(formatPlan(p, out.c, (d) => colorDiff(d, out.c)));
       },

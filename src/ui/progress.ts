@@ -13,8 +13,12 @@
  * sums all targets with the overall rate; without a terminal, a target's
  * line says them when it finishes, and one total line per kind ends the
  * phase.
+ *
+ * The live view's renderer (log-update and what it loads: ~80 ms of module
+ * loading) is loaded only for a terminal: commands get their progress
+ * factory from `progressFor`, which loads it first when it is needed.
  */
-import { createLogUpdate } from 'log-update';
+import type { createLogUpdate as CreateLogUpdate } from 'log-update';
 
 /** 'network': sent by a Pi over the network; 'local': copied on this machine. */
 export type MovedKind = 'network' | 'local';
@@ -118,7 +122,23 @@ export interface ProgressOptions {
   now?: () => number;
 }
 
-export function createProgress(stream: NodeJS.WritableStream & { isTTY?: boolean; columns?: number }, names: string[], opts: ProgressOptions = {}): Progress {
+let createLogUpdate: typeof CreateLogUpdate | undefined;
+
+/** Loads the live view's renderer (needed before createProgress draws a live view). */
+export async function loadLiveView(): Promise<void> {
+  createLogUpdate ??= (await import('log-update')).createLogUpdate;
+}
+
+type ProgressStream = NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+
+/** A progress factory for a command: the live view's renderer loaded first when `stream` gets the live view. */
+export async function progressFor(stream: ProgressStream, opts: ProgressOptions = {}): Promise<(names: string[]) => Progress> {
+  const live = opts.live ?? stream.isTTY === true;
+  if (live) await loadLiveView();
+  return (names) => createProgress(stream, names, { ...opts, live });
+}
+
+export function createProgress(stream: ProgressStream, names: string[], opts: ProgressOptions = {}): Progress {
   const live = opts.live ?? stream.isTTY === true;
   const rows = new Map<string, Row>(names.map((n) => [n, { step: 'waiting', moved: {} }]));
   const now = opts.now ?? (() => performance.now());
@@ -167,6 +187,7 @@ function lineProgress(stream: NodeJS.WritableStream, rows: Map<string, Row>, now
 function liveProgress(stream: NodeJS.WritableStream & { columns?: number }, rows: Map<string, Row>, now: () => number, opts: ProgressOptions): Progress {
   const c = opts.color ?? { green: (s: string) => s, red: (s: string) => s, dim: (s: string) => s };
   const width = Math.min(32, Math.max(4, ...[...rows.keys()].map((n) => n.length)));
+  if (!createLogUpdate) throw new Error('internal error: the live view was not loaded (await loadLiveView() or use progressFor)');
   const render = createLogUpdate(stream, { showCursor: false });
   let frame = 0;
   const text = (): string => {

@@ -6,10 +6,10 @@
  * totals.
  */
 import { PassThrough } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { planSending, type PiFiles } from '../../src/jobs/enroll/send-once.js';
 import { formatPlan, planToJson, transferLine, type Plan } from '../../src/plan/model.js';
-import { createProgress } from '../../src/ui/progress.js';
+import { createProgress, loadLiveView } from '../../src/ui/progress.js';
 
 const h = (c: string): string => c.repeat(64).slice(0, 64);
 const MB = 1024 * 1024;
@@ -123,6 +123,8 @@ describe('the plan says the bytes over the network and copied here', () => {
 });
 
 describe('progress: bytes over the network and copied here, per Pi and in total, with a rate', () => {
+  beforeAll(loadLiveView);
+
   function capture() {
     const s = new PassThrough();
     let text = '';

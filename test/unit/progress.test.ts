@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
-import { describe, expect, it } from 'vitest';
-import { createProgress } from '../../src/ui/progress.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createProgress, loadLiveView } from '../../src/ui/progress.js';
 import { mapLimit } from '../../src/util/concurrency.js';
 
 function capture() {
@@ -11,6 +11,8 @@ function capture() {
 }
 
 describe('progress', () => {
+  beforeAll(loadLiveView);
+
   it('prints one plain line per step without a terminal, never per byte', () => {
     const { s, text } = capture();
     const p = createProgress(s, ['pi-01', 'pi-02'], { live: false });
