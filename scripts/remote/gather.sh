@@ -1,18 +1,21 @@
 #!/bin/sh
-# pinet: uses lib/bootloader.sh
+# pinet: uses lib/bootloader.sh lib/hash.sh
 # Everything pinet needs to know about a Pi, in one round trip (read by
 # src/host/detect.ts): identity, cpuinfo, device tree, OS, fstab, mounts,
 # network interfaces, the bootloader config (also a staged update's), the
 # boot partition's listing and text files, installed kernel hooks, backups.
 # Privileged reads go through `sudo -n` when the login user is not root.
-# Arguments: BACKUP_DIR KNOWN HOOK_FILE...
+# Arguments: BACKUP_DIR KNOWN HASH HOOK_FILE...
 #   BACKUP_DIR  where enroll keeps backups on the Pi (listed)
 #   KNOWN       SHA-256s (hex, space-separated) of staged updates whose config
 #               pinet knows: such a pieeprom.upd is hashed, not read
+#   HASH        1: also hash every boot file (a Pi's first enroll copies them
+#               all: hashed here, in the same round trip, not in another)
 #   HOOK_FILE   pinet's kernel hook files (their directories are listed, they are read)
 backups=$1
 known=$2
-shift 2
+hash_boot=$3
+shift 3
 
 # Few processes: on a fleet, every fork is paid fifty times (shell builtins
 # read the small files).
@@ -78,6 +81,10 @@ if [ -n "$D" ]; then
       section eeprom-pending; $S rpi-eeprom-config "$D/pieeprom.upd" 2>&1; echo "rc=$?"
     fi
   fi
+fi
+if [ -n "$D" ] && [ "$hash_boot" = 1 ] && command -v python3 >/dev/null 2>&1; then
+  section boot-hashes
+  (cd "$D" && find . -xdev -type f -print0 | hash_names) || true
 fi
 section otp
 case "

@@ -10,6 +10,7 @@
 import type { RemoteHost } from '../remote/index.js';
 import { lastLine } from '../remote/errors.js';
 import { runScript } from '../remote/script.js';
+import { parseHashes, type FileHash } from '../remote/tree.js';
 import { interpretPi, type PiFacts, type RawPi } from '../pi/facts.js';
 import { parseFindListing, type BootEntry } from './gather.js';
 import { HOOK_PATHS, PI_BACKUP_DIR } from './pi-layout.js';
@@ -45,6 +46,8 @@ export interface EepromRead {
 export interface GatherOptions {
   /** Configs of staged updates read before, by the file's SHA-256: such a file is hashed, not read. */
   knownPending?: ReadonlyMap<string, string>;
+  /** Also hash every boot file (a Pi's first enroll copies them all), in the same round trip. */
+  hashBoot?: boolean;
 }
 
 export interface Detected {
@@ -68,6 +71,8 @@ export interface Detected {
   backups: string[];
   /** Text files at the top of the boot directory. */
   texts: Record<string, string>;
+  /** With hashBoot: SHA-256, bytes read and mtime of every regular boot file, by relative path. */
+  bootHashes?: Map<string, FileHash>;
   raw: RawPi;
 }
 
@@ -178,10 +183,20 @@ export function interpretSections(dest: string, label: string, s: Map<string, st
 /** One round trip on an open connection. */
 export async function gather(remote: RemoteHost, dest: string, opts: GatherOptions = {}): Promise<Detected> {
   const known = [...(opts.knownPending?.keys() ?? [])].filter((k) => SHA256.test(k));
-  const r = await runScript(remote, 'gather', [PI_BACKUP_DIR, known.join(' '), ...HOOK_PATHS], {
+  const r = await runScript(remote, 'gather', [PI_BACKUP_DIR, known.join(' '), opts.hashBoot ? '1' : '', ...HOOK_PATHS], {
     step: 'reading the Pi (cpuinfo, fstab, bootloader config, boot files)',
     timeoutMs: 60_000,
   });
   const sections = new Map([...r.sections].map(([k, v]) => [k, v.toString('utf8')]));
-  return interpretSections(dest, remote.label, sections, opts.knownPending);
+  const d = interpretSections(dest, remote.label, sections, opts.knownPending);
+  const hashes = r.sections.get('boot-hashes');
+  if (hashes) {
+    // Only what was hashed cleanly; anything else is hashed again, on its own, if it is copied.
+    try {
+      d.bootHashes = new Map([...parseHashes(hashes)].filter((e): e is [string, FileHash] => !('error' in e[1])));
+    } catch {
+      // a cut-off list: the files are hashed in their own round trip
+    }
+  }
+  return d;
 }

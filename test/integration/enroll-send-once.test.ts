@@ -184,6 +184,9 @@ describeAsRoot('pinet enroll at real sizes: each unique boot file crosses the ne
     expect(r.stderr).toMatch(/^total over the network: (\S+ \S+) of \1 from \d+ Pis in [\d.]+ s/m);
     expect(r.stderr).toMatch(/^total copied on this machine: (\S+ \S+) of \1 for 6 Pis in [\d.]+ s/m);
     expect(await stores()).toEqual([]);
+    // A first enroll: each Pi's boot files were hashed in the detection's round trip, not in a step of their own.
+    expect(r.stderr).toMatch(/: reading the Pi$/m);
+    expect(r.stderr).not.toMatch(/: hashing the \d+ files? to copy/);
   });
 
   it('the no-op re-run reads no boot file on the Pis or here, sends no content and copies nothing', async () => {

@@ -167,6 +167,8 @@ describeAsRoot('pinet enroll on the fake fleet', () => {
     const changes = parseJson<EnrollDoc>(r.stdout).plan.targets[0]!.changes;
     expect(changes.map((c) => c.id)).toEqual(['copy', 'inventory']);
     expect(changes[0]!.detail!.files).toEqual(['config.txt']);
+    // An enrolled Pi: only the changed file is read, in a step of its own (a first enroll hashes all while detecting).
+    expect(r.stderr).toMatch(/^ubuntu: hashing the 1 file to copy/m);
     expect(await readFile(join(exportDir, pi.serial8, 'config.txt'), 'utf8')).toMatch(/# changed\n$/);
   });
 

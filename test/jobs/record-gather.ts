@@ -76,7 +76,7 @@ async function record(remote: RemoteHost, script: ScriptName, name: string, args
 async function recordPi(fleet: Fleet, dest: string, name: string, withBootState = true): Promise<Map<string, string>> {
   const remote = await connect(dest, { configFile: fleet.sshConfig });
   try {
-    const sections = await record(remote, 'gather', name, [PI_BACKUP_DIR, '', ...HOOK_PATHS]);
+    const sections = await record(remote, 'gather', name, [PI_BACKUP_DIR, '', '', ...HOOK_PATHS]);
     if (withBootState) await record(remote, 'boot-state', `${name}.boot-state`, []);
     process.stdout.write(`recorded ${name}\n`);
     return sections;

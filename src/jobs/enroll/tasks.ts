@@ -37,7 +37,7 @@ import type { NetbootWatch } from './netboot-watch.js';
 import { rebootAndWait, type RebootReport } from './reboot.js';
 import type { Filler } from './fill.js';
 import type { SendPlan } from './send-once.js';
-import { hashTask } from './transfer.js';
+import { hashesFromDetection, hashTask } from './transfer.js';
 
 /** One Pi's state through the job. */
 export interface EnrollPi {
@@ -98,7 +98,10 @@ export function prepareTasks(env: EnrollEnv): Task<EnrollPi>[] {
       name: 'detect',
       title: 'reading the Pi',
       async run(c) {
-        c.detected = await gather(c.remote!, c.host, { knownPending: env.staged?.known });
+        // A Pi not in the inventory is (most likely) enrolled for the first time: all its boot
+        // files will be copied, so they are hashed now, in this round trip, rather than in another.
+        const first = !Object.values(env.inventory.pis).some((e) => e.host === c.host);
+        c.detected = await gather(c.remote!, c.host, { knownPending: env.staged?.known, hashBoot: first });
         const e = c.detected.eeprom;
         if (e.pendingRead && e.pendingConfig !== undefined) env.staged?.add(e.pendingSha256, e.pendingConfig);
       },
@@ -132,6 +135,8 @@ export function prepareTasks(env: EnrollEnv): Task<EnrollPi>[] {
         const there = local.get(name)?.type === 'file';
         const localCmdline = !localDir || !there ? null : managed ? await readFile(join(localDir, name), 'utf8').catch(() => null) : '';
         c.plan = await planPi({ detected: d, settings: env.settings, inventory: env.inventory, local, localCmdline });
+        const hashed = hashesFromDetection(c.plan);
+        if (hashed) c.hashes = hashed;
       },
     },
     hashTask(),

@@ -4,7 +4,10 @@
  *
  *  * `hash` (prepare, after the plan): the Pi reads each file it has to
  *    copy once, for its SHA-256 and size (one round trip; unchanged files
- *    are never read: sizes and times decided which to copy);
+ *    are never read: sizes and times decided which to copy). On a Pi's
+ *    first enroll (not in the inventory), every boot file is copied, so
+ *    the detection's round trip hashes them all already and this task
+ *    has nothing to do;
  *  * `send` (the fetch phase, between confirm and apply): a Pi streams the
  *    contents it was chosen to send into the boot server's content store,
  *    which hashes them as they arrive; a file that changed since it was
@@ -23,7 +26,7 @@
  */
 import { PinetError } from '../../errors.js';
 import { mb } from '../../server/export.js';
-import { fetchFiles, hashFiles } from '../../remote/tree.js';
+import { fetchFiles, hashFiles, type FileHash } from '../../remote/tree.js';
 import type { Task } from '../runner.js';
 import type { PiPlan } from './plan.js';
 import type { EnrollEnv, EnrollPi } from './tasks.js';
@@ -46,11 +49,30 @@ function safePath(rel: string): boolean {
   return rel !== '' && !rel.startsWith('/') && !rel.includes('\0') && rel.split('/').every((c) => c !== '' && c !== '.' && c !== '..');
 }
 
+/**
+ * The hashes of the files to copy, when the detection already made them
+ * (a Pi's first enroll) and each still has the size and time it was listed
+ * with; otherwise undefined, and the `hash` task reads them.
+ */
+export function hashesFromDetection(p: PiPlan): Map<string, FileHash> | undefined {
+  const pre = p.detected.bootHashes;
+  if (!pre || p.copy.files.length === 0) return undefined;
+  const listed = new Map(p.detected.bootList.map((e) => [e.path, e]));
+  const out = new Map<string, FileHash>();
+  for (const f of p.copy.files) {
+    const h = pre.get(f);
+    const e = listed.get(f);
+    if (!h || !e || !safePath(f) || h.size !== e.size || h.mtime !== Math.floor(e.mtimeMs / 1000)) return undefined;
+    out.set(f, h);
+  }
+  return out;
+}
+
 export function hashTask(): Task<EnrollPi> {
   return {
     name: 'hash',
     title: (c) => `hashing the ${plural(plan(c).copy.files.length, 'file')} to copy (${mb(plan(c).copy.bytes)})`,
-    when: (c) => plan(c).copy.files.length > 0,
+    when: (c) => plan(c).copy.files.length > 0 && !c.hashes,
     async run(c) {
       const p = plan(c);
       for (const f of p.copy.files) if (!safePath(f)) throw new PinetError(`${p.label}: the boot partition lists an unsafe path ${JSON.stringify(f)}`);
