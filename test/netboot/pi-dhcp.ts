@@ -27,6 +27,9 @@ import { decodePxeOptions } from '../../src/net/pxe-options.js';
 import { isIPv4, maskToPrefix, parseIPv4 } from '../../src/util/ipv4.js';
 import type { DhcpOutcome } from './types.js';
 
+/** Timer rounding: less time than this left of DHCP_TIMEOUT is none. */
+const ROUNDING_MS = 5;
+
 export interface PiDhcpOptions {
   socket: dgram.Socket;
   mac: string;
@@ -151,7 +154,10 @@ export async function piDhcp(o: PiDhcpOptions): Promise<DhcpOutcome> {
   o.socket.on('message', onMessage);
   try {
     let chosen: Offer | undefined;
-    while (elapsed() < o.dhcpTimeoutMs && !o.signal?.aborted) {
+    // A wait that ends a fraction of a millisecond early (timers and performance.now() round
+    // differently) must not start one more round with nothing left of DHCP_TIMEOUT: seen as a
+    // fourth DISCOVER at 2999.x ms of a 3000 ms timeout.
+    while (o.dhcpTimeoutMs - elapsed() > ROUNDING_MS && !o.signal?.aborted) {
       if (!enough()) {
         await send(encodeDhcp({ op: BOOTREQUEST, xid: o.xid, chaddr: o.mac, secs: secs(), flags, options: [{ code: DHCP_OPTION.MESSAGE_TYPE, data: Buffer.from([1]) }, ...commonOptions(o)] }));
         discoversSent += 1;
