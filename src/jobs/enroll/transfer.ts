@@ -49,6 +49,11 @@ function safePath(rel: string): boolean {
   return rel !== '' && !rel.startsWith('/') && !rel.includes('\0') && rel.split('/').every((c) => c !== '' && c !== '.' && c !== '..');
 }
 
+/** A file hashed with the size and (when known) the time, to the second, it was listed with: unchanged in between. */
+function asListed(h: FileHash, e: { size: number; mtimeMs: number }): boolean {
+  return h.size === e.size && (h.mtime === undefined || h.mtime === Math.floor(e.mtimeMs / 1000));
+}
+
 /**
  * The hashes of the files to copy, when the detection already made them
  * (a Pi's first enroll) and each still has the size and time it was listed
@@ -62,7 +67,7 @@ export function hashesFromDetection(p: PiPlan): Map<string, FileHash> | undefine
   for (const f of p.copy.files) {
     const h = pre.get(f);
     const e = listed.get(f);
-    if (!h || !e || !safePath(f) || h.size !== e.size || h.mtime !== Math.floor(e.mtimeMs / 1000)) return undefined;
+    if (!h || !e || !safePath(f) || h.mtime === undefined || !asListed(h, e)) return undefined;
     out.set(f, h);
   }
   return out;
@@ -82,7 +87,7 @@ export function hashTask(): Task<EnrollPi> {
         const h = hashes.get(f)!;
         const e = listed.get(f)!;
         if (h.size < 0) h.size = e.size; // sha256sum: the size is the listing's
-        else if (h.size !== e.size || (h.mtime !== undefined && h.mtime !== Math.floor(e.mtimeMs / 1000))) {
+        else if (!asListed(h, e)) {
           throw new PinetError(`${p.label}: ${p.bootDir}/${f} changed while enroll read it (${e.size} bytes when listed, ${h.size} when hashed)`, { hint: 'nothing was changed; run pinet enroll again' });
         }
       }
