@@ -45,12 +45,11 @@ export async function run(args: string[], ctx: Ctx): Promise<number> {
   const dnsmasqConf = st.value(CONFIG.doctor['dnsmasq-conf']);
   if (reboot && dryRun) out.warn('--dry-run: no Pi is rebooted');
 
-  const live = out.stderr.isTTY === true;
   const [{ enrollMany }, { formatResults, failureOf }, { colorDiff }, progress] = await Promise.all([
     import('../jobs/enroll/job.js'),
     import('../jobs/summary.js'),
     import('../util/diff.js'),
-    import('../ui/progress.js').then((m) => m.progressFor(out.stderr, { live, color: out.ce })),
+    import('../ui/progress.js').then((m) => m.progressFor(out.stderr, { color: out.ce })),
   ]);
   const { plan, results } = await enrollMany(hosts, settings, conn, new StateStore(stateDir), {
     concurrency: concurrencyOf(st),

@@ -19,12 +19,11 @@ export async function run(args: string[], ctx: Ctx): Promise<number> {
   const state = new StateStore(stateDirOf(st));
   const conn = connectOptions(st, (m) => out.warn(m));
   const dryRun = st.value(FLAGS.dryRun)!;
-  const live = out.stderr.isTTY === true;
   const [{ rollbackMany }, { formatResults }, { colorDiff }, progress] = await Promise.all([
     import('../jobs/rollback/job.js'),
     import('../jobs/summary.js'),
     import('../util/diff.js'),
-    import('../ui/progress.js').then((m) => m.progressFor(out.stderr, { live, color: out.ce })),
+    import('../ui/progress.js').then((m) => m.progressFor(out.stderr, { color: out.ce })),
   ]);
   const { plan, results } = await rollbackMany(hosts, conn, state, {
     concurrency: concurrencyOf(st),

@@ -15,8 +15,7 @@ import { StateStore } from '../server/state.js';
 async function conventions(ctx: Ctx, question: string) {
   const { out } = ctx;
   const st = await ctx.settings();
-  const live = out.stderr.isTTY === true;
-  const [{ colorDiff }, progress] = await Promise.all([import('../util/diff.js'), import('../ui/progress.js').then((m) => m.progressFor(out.stderr, { live, color: out.ce }))]);
+  const [{ colorDiff }, progress] = await Promise.all([import('../util/diff.js'), import('../ui/progress.js').then((m) => m.progressFor(out.stderr, { color: out.ce }))]);
   return {
     st,
     opts: {

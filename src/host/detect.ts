@@ -10,6 +10,7 @@
 import type { RemoteHost } from '../remote/index.js';
 import { lastLine } from '../remote/errors.js';
 import { runScript } from '../remote/script.js';
+import { isSha256 } from '../util/hash.js';
 import { parseHashes, type FileHash } from '../remote/tree.js';
 import { interpretPi, type PiFacts, type RawPi } from '../pi/facts.js';
 import { parseFindListing, type BootEntry } from './gather.js';
@@ -76,8 +77,6 @@ export interface Detected {
   raw: RawPi;
 }
 
-const SHA256 = /^[0-9a-f]{64}$/;
-
 /** `…output…\nrc=N\n` → output and status. */
 function splitRc(text: string | undefined): { out: string; rc: number } | undefined {
   if (text === undefined) return undefined;
@@ -125,7 +124,7 @@ export function interpretSections(dest: string, label: string, s: Map<string, st
     eeprom.error = 'rpi-eeprom-config is not installed';
   }
   const pendingSha = (s.get('eeprom-pending-sha256') ?? '').trim();
-  if (SHA256.test(pendingSha)) eeprom.pendingSha256 = pendingSha;
+  if (isSha256(pendingSha)) eeprom.pendingSha256 = pendingSha;
   const pend = splitRc(s.get('eeprom-pending'));
   if (pend && pend.rc === 0) {
     eeprom.pendingConfig = pend.out;
@@ -182,7 +181,7 @@ export function interpretSections(dest: string, label: string, s: Map<string, st
 
 /** One round trip on an open connection. */
 export async function gather(remote: RemoteHost, dest: string, opts: GatherOptions = {}): Promise<Detected> {
-  const known = [...(opts.knownPending?.keys() ?? [])].filter((k) => SHA256.test(k));
+  const known = [...(opts.knownPending?.keys() ?? [])].filter(isSha256);
   const r = await runScript(remote, 'gather', [PI_BACKUP_DIR, known.join(' '), opts.hashBoot ? '1' : '', ...HOOK_PATHS], {
     step: 'reading the Pi (cpuinfo, fstab, bootloader config, boot files)',
     timeoutMs: 60_000,

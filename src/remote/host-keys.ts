@@ -37,10 +37,10 @@ export interface KnownHostsData {
   skipped: SkippedLine[];
 }
 
-/** Reads the user's and the global known_hosts files; missing ones are empty. */
 /** Each known_hosts text parsed once per process (every connection reads the files again). */
 const parseKnownHostsOnce = memoizeText(parseKnownHosts);
 
+/** Reads the user's and the global known_hosts files; missing ones are empty. */
 export async function readKnownHostsFiles(files: readonly string[]): Promise<KnownHostsData> {
   const texts = await Promise.all(
     files.map((f) =>

@@ -13,6 +13,7 @@
 import { createPrivateKey, sign, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { ParsedKey } from 'ssh2';
+import { memoizeText } from '../util/memo.js';
 import { NO_PROMPTS, type SecretPrompter } from './prompter.js';
 import type { IdentityFileSetting } from './ssh-config.js';
 import type { Ssh2Module } from './ssh2-lib.js';
@@ -109,17 +110,11 @@ export async function loadIdentities(settings: readonly IdentityFileSetting[], s
 }
 
 /** Key files parsed by content, once per process (fifty connections use the same file). */
-const parsedKeys = new Map<string, ParsedKey | Error>();
+let parseKeyText: ((latin1: string) => ParsedKey | Error) | undefined;
 
 function parsedKeyOf(data: Buffer, ssh2: Ssh2Module): ParsedKey | Error {
-  const k = data.toString('latin1');
-  let parsed = parsedKeys.get(k);
-  if (!parsed) {
-    parsed = first(ssh2.utils.parseKey(data));
-    if (parsedKeys.size >= 16) parsedKeys.clear();
-    parsedKeys.set(k, parsed);
-  }
-  return parsed;
+  parseKeyText ??= memoizeText((latin1: string) => first(ssh2.utils.parseKey(Buffer.from(latin1, 'latin1'))));
+  return parseKeyText(data.toString('latin1'));
 }
 
 function first(k: ParsedKey | ParsedKey[] | Error): ParsedKey | Error {

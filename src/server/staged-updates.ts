@@ -10,12 +10,12 @@
  * config depends only on the file's bytes, so a known hash is as good as a
  * read. It is a cache: a damaged or missing file is an empty one.
  */
+import { isSha256 } from '../util/hash.js';
 import type { StateStore } from './state.js';
 
 const FILE = 'staged-updates.json';
 /** At most this many are kept (the newest): one per distinct staged image. */
 const MAX = 32;
-const SHA256 = /^[0-9a-f]{64}$/;
 
 export class StagedUpdates {
   private changed = false;
@@ -29,7 +29,7 @@ export class StagedUpdates {
     const doc = (await state.readJson(FILE).catch(() => undefined)) as { configs?: unknown } | undefined;
     const configs = new Map<string, string>();
     if (doc && typeof doc.configs === 'object' && doc.configs !== null) {
-      for (const [sha, config] of Object.entries(doc.configs)) if (SHA256.test(sha) && typeof config === 'string') configs.set(sha, config);
+      for (const [sha, config] of Object.entries(doc.configs)) if (isSha256(sha) && typeof config === 'string') configs.set(sha, config);
     }
     return new StagedUpdates(state, configs);
   }
@@ -41,7 +41,7 @@ export class StagedUpdates {
 
   /** Records a config rpi-eeprom-config read from a staged file with this SHA-256. */
   add(sha256: string | undefined, config: string): void {
-    if (!sha256 || !SHA256.test(sha256)) return;
+    if (!sha256 || !isSha256(sha256)) return;
     const same = this.configs.get(sha256) === config;
     this.configs.delete(sha256); // the newest now
     this.configs.set(sha256, config);

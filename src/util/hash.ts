@@ -5,6 +5,11 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 
+/** A SHA-256 as pinet writes it: 64 lower-case hex digits. */
+export function isSha256(s: string): boolean {
+  return /^[0-9a-f]{64}$/.test(s);
+}
+
 export function sha256(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }

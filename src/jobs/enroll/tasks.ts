@@ -84,6 +84,7 @@ const plan = (c: EnrollPi): PiPlan => c.plan!;
 const piChanges = (p: PiPlan): boolean => Boolean(p.fstab || p.eeprom || p.cmdline);
 
 export function prepareTasks(env: EnrollEnv): Task<EnrollPi>[] {
+  const enrolledHosts = new Set(Object.values(env.inventory.pis).map((e) => e.host));
   return [
     {
       name: 'connect',
@@ -100,8 +101,7 @@ export function prepareTasks(env: EnrollEnv): Task<EnrollPi>[] {
       async run(c) {
         // A Pi not in the inventory is (most likely) enrolled for the first time: all its boot
         // files will be copied, so they are hashed now, in this round trip, rather than in another.
-        const first = !Object.values(env.inventory.pis).some((e) => e.host === c.host);
-        c.detected = await gather(c.remote!, c.host, { knownPending: env.staged?.known, hashBoot: first });
+        c.detected = await gather(c.remote!, c.host, { knownPending: env.staged?.known, hashBoot: !enrolledHosts.has(c.host) });
         const e = c.detected.eeprom;
         if (e.pendingRead && e.pendingConfig !== undefined) env.staged?.add(e.pendingSha256, e.pendingConfig);
       },
