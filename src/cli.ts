@@ -12,6 +12,7 @@ import { Command, CommanderError } from 'commander';
 import { EXIT_OK, EXIT_USAGE, isDebug } from './errors.js';
 import { registerCommands, usageErrorWriter } from './commands/index.js';
 import { stableStringify } from './ui/json.js';
+import { loadColors } from './ui/output.js';
 
 export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -51,6 +52,7 @@ Documentation: README.md in the pinet directory.`,
 export async function main(argv: string[] = process.argv): Promise<number> {
   const debug = isDebug(argv);
   const jsonWanted = argv.slice(2).includes('--json');
+  await loadColors(!argv.slice(2).includes('--no-color'));
   const program = buildProgram();
   let code = EXIT_OK;
   program.hook('postAction', (_this, action) => {

@@ -17,15 +17,25 @@ function lazy(load: () => Promise<{ run: Run }>) {
     const globals = cmd.optsWithGlobals<GlobalOptions>();
     let ctx = makeCtx(globals, {});
     try {
+      // The command's module, and the settings modules every command reads, load while the
+      // flags are checked: the imports run side by side instead of one after the other.
+      const loading = load();
+      loading.catch(() => undefined);
+      prefetchSettings();
       await checkFlags(cmd);
       ctx = makeCtx(globals, cmd.opts());
-      const { run } = await load();
+      const { run } = await loading;
       cmd.pinetExitCode = await run(positional, ctx);
     } catch (err) {
       const { reportError } = await import('../ui/report-error.js');
       cmd.pinetExitCode = reportError(err, { debug: ctx.debug, json: ctx.out.json, out: ctx.out });
     }
   };
+}
+
+/** Starts importing the settings layer (a module cache fill: nothing runs, errors surface where it is used). */
+function prefetchSettings(): void {
+  for (const m of [import('../settings/resolve.js'), import('../settings/config-file.js')]) m.catch(() => undefined);
 }
 
 function examples(lines: [string, string][]): string {

@@ -27,18 +27,23 @@ function later<T>(load: () => Promise<(v: unknown) => Checked<T>>): LazyCheck<T>
   return check;
 }
 
-/** Every setting in `node` (CONFIG, FLAGS, WATCH), ready to check values: what pinet.yaml's schema needs. */
-export async function prepareAll(node: Record<string, unknown>): Promise<void> {
+/**
+ * Every setting in `node` (CONFIG, FLAGS, WATCH) ready to check values; with `present` (a parsed
+ * pinet.yaml), only the settings it gives a value, so a file with two keys loads two parsers.
+ */
+export async function prepareAll(node: Record<string, unknown>, present?: unknown): Promise<void> {
   const all: Promise<void>[] = [];
-  const walk = (n: Record<string, unknown>) => {
-    for (const v of Object.values(n)) {
+  const walk = (n: Record<string, unknown>, data: unknown) => {
+    for (const [key, v] of Object.entries(n)) {
+      const given = data === undefined ? undefined : (data as Record<string, unknown>)[key];
+      if (data !== undefined && given === undefined) continue;
       if (isSetting(v)) {
         const p = (v.check as Partial<LazyCheck<unknown>>).prepare;
         if (p) all.push(p());
-      } else walk(v as Record<string, unknown>);
+      } else walk(v as Record<string, unknown>, given !== null && typeof given === 'object' ? given : undefined);
     }
   };
-  walk(node);
+  walk(node, present);
   await Promise.all(all);
 }
 

@@ -63,11 +63,7 @@ export async function loadConfig(explicit?: string, cwd = process.cwd()): Promis
 
 /** Parse and validate config text; `path` is used in messages and to resolve relative paths. */
 export async function parseConfig(text: string, path: string): Promise<PinetConfigData> {
-  const [{ parseDocument, LineCounter, isMap, isPair, isScalar, isSeq }, v] = await Promise.all([
-    import('yaml'),
-    import('valibot'),
-    prepareAll(CONFIG),
-  ]);
+  const [{ parseDocument, LineCounter, isMap, isPair, isScalar, isSeq }, v] = await Promise.all([import('yaml'), import('valibot')]);
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const yamlError = doc.errors[0];
@@ -80,6 +76,7 @@ export async function parseConfig(text: string, path: string): Promise<PinetConf
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(`${path}: the top level must be a mapping of keys (e.g. "export-dir: /mnt/netboot")`);
   }
+  await prepareAll(CONFIG, raw);
 
   const leaf = (setting: Setting<unknown>) =>
     v.pipe(

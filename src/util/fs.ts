@@ -7,11 +7,12 @@
  * reader sees either the old or the new content. `writeIfChanged` adds the
  * rule every pinet output follows: touch the file only when its content
  * changes, and keep the previous version as `<file>.bak` on request.
+ * The library is imported on the first write, so commands that only read
+ * (or print) do not load it.
  */
 import { constants as fsc } from 'node:fs';
 import { chmod, chown, open, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import writeAtomically from 'write-file-atomic';
 
 export interface AtomicWriteOptions {
   /** Mode for a new file; an existing file keeps its own mode unless this is set. */
@@ -32,6 +33,7 @@ export async function writeFileAtomic(
   // write-file-atomic keeps an existing file's mode and owner unless told otherwise, fsyncs the
   // temporary file and renames it over the target; a new file gets our mode, not the umask's.
   const mode = existing && !options.forceMode ? undefined : (options.mode ?? 0o644);
+  const { default: writeAtomically } = await import('write-file-atomic');
   await writeAtomically(path, typeof data === 'string' ? data : Buffer.from(data), { fsync: true, ...(mode !== undefined ? { mode } : {}) });
   if (mode !== undefined) await chmod(path, mode); // the umask must not narrow the mode we asked for
   await syncDir(dirname(path));

@@ -1,10 +1,11 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync, readdirSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pinet, PINET } from '../helpers/cli.js';
 import { describeAsRoot, hasCommand } from '../helpers/env.js';
+import { shellJoin } from '../../src/util/shell.js';
 
 const made: string[] = [];
 const tmp = () => {
@@ -43,6 +44,19 @@ describe('pinet basics', () => {
     expect(r.stderr).toMatch(/^pinet: error: unknown option '--subnett'.*see 'pinet render-dnsmasq --help'/);
     expect((await pinet(['frobnicate'])).code).toBe(2);
     expect((await pinet([])).code).toBe(2);
+  });
+
+  it.skipIf(!hasCommand('script'))('colours the error on a terminal, not with --no-color, NO_COLOR or in a pipe', async () => {
+    // `script` gives pinet a pseudo-terminal; its screen is script's stdout.
+    const onTerminal = (args: string[], env: Record<string, string> = {}) =>
+      spawnSync('script', ['-qec', shellJoin([process.execPath, PINET, ...args]), '/dev/null'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '', ...env } }).stdout;
+    const bad = ['render-dnsmasq', '--subnet', '300.0.0.0/24'];
+    expect(onTerminal(bad)).toContain('\x1b[31mpinet: error:\x1b[39m --subnet "300.0.0.0/24"');
+    expect(onTerminal([...bad, '--no-color'])).toMatch(/^pinet: error: --subnet/);
+    expect(onTerminal(bad, { NO_COLOR: '1' })).toMatch(/^pinet: error: --subnet/);
+    expect(onTerminal(['render-dnsmasq', '--subnet', '10.0.0.0/24'])).toMatch(/^# Written by pinet/);
+    const piped = await pinet(bad, { env: { NO_COLOR: '' } });
+    expect(piped.stderr).toMatch(/^pinet: error: --subnet/);
   });
 });
 

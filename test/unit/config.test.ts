@@ -51,6 +51,16 @@ describe('config file', () => {
     await expect(parseConfig('- just\n- a list\n', '/c.yaml')).rejects.toThrow(/top level must be a mapping/);
   });
 
+  it("loads only the parsers of the keys the file sets", async () => {
+    const { CONFIG, prepareAll } = await import('../../src/settings/catalog.js');
+    await prepareAll(CONFIG, { dnsmasq: { subnet: '10.0.0.0/24' } });
+    expect(CONFIG.dnsmasq.subnet.check('10.86.5.0/24')).toMatchObject({ ok: true });
+    expect(() => CONFIG.nfs.check('nfs-host:/x')).toThrow(/before prepare/); // nfs: not in the file, parser not loaded
+    // a file that sets it gets it checked (and its parser loaded)
+    await expect(parseConfig('nfs: "no colon"\n', '/c.yaml')).rejects.toThrow(/^\/c\.yaml:1: "nfs"/);
+    expect(CONFIG.nfs.check('nfs-host:/x')).toMatchObject({ ok: true });
+  });
+
   it('treats an empty file as no settings', async () => {
     expect(await parseConfig('', '/c.yaml')).toEqual({});
     expect(await parseConfig('# only a comment\n', '/c.yaml')).toEqual({});
