@@ -20,7 +20,7 @@ import { stamp as makeStamp, type InventoryEntry, type StateStore } from '../../
 import type { Plan } from '../../plan/model.js';
 import type { Progress } from '../../ui/progress.js';
 import { Job, tasksIn, type TargetRecord } from '../runner.js';
-import { NetbootWatch } from './netboot-watch.js';
+import type { NetbootWatch } from './netboot-watch.js';
 import type { EnrollSettings } from './plan.js';
 import type { RebootReport } from './reboot.js';
 import { planSending, type SendPlan } from './send-once.js';
@@ -170,9 +170,15 @@ async function fetchContents(job: Job<EnrollPi>, env: EnrollEnv, copying: Target
   filler.finish(new Map([...needed()].map((name) => [name, why])));
 }
 
-/** dnsmasq's log, or undefined (said once) when it cannot be followed: then only SSH tells how the Pis came back. */
+/**
+ * dnsmasq's log, or undefined (said once) when it cannot be followed: then only SSH tells how the
+ * Pis came back. The watcher (dnsmasq's log, the boot engine and its checks) is loaded only here,
+ * with --reboot.
+ */
 async function openWatch(exportDir: string, entries: InventoryEntry[], opts: EnrollRunOptions): Promise<NetbootWatch | undefined> {
-  const w = await NetbootWatch.open({ exportDir, entries, ...(opts.dnsmasqConf && { dnsmasqConf: opts.dnsmasqConf }) }).catch((err: unknown) => `cannot open it: ${formatError(err)}`);
+  const w = await import('./netboot-watch.js')
+    .then(({ NetbootWatch: Watch }) => Watch.open({ exportDir, entries, ...(opts.dnsmasqConf && { dnsmasqConf: opts.dnsmasqConf }) }))
+    .catch((err: unknown) => `cannot open it: ${formatError(err)}`);
   if (typeof w !== 'string') return w;
   opts.warn?.(`--reboot: the network boots cannot be followed in dnsmasq's log (${w}); waiting for SSH only`);
   return undefined;
