@@ -96,7 +96,9 @@ const tools = {
 async function measure(n: number, which: (keyof typeof tools)[]): Promise<Record<string, number>> {
   const times: Record<string, number[]> = Object.fromEntries(which.map((k) => [k, []]));
   for (let i = 0; i < runs; i++) {
-    for (const tool of which) {
+    // Every other round in reverse order: a tool that always ran right after Ansible (or always
+    // first) would see a different machine than the others.
+    for (const tool of i % 2 ? [...which].reverse() : which) {
       const t = await freshFleet(n);
       try {
         times[tool]!.push(await tools[tool](t));

@@ -70,19 +70,20 @@ const ratio = median(times['pinet render-dnsmasq --subnet 10.0.0.0/24']) / base;
 console.log(`ratio render-dnsmasq / node: ${ratio.toFixed(2)} (target <= 2.5): ${ratio <= 2.5 ? 'OK' : 'TOO SLOW'}`);
 
 // Which of pinet's own modules each command loads: a resolve hook (module.register) records every
-// module URL under dist/ that the command imports, statically or lazily.
+// module URL under dist/ that the command imports, statically or lazily. PINET_UNBUNDLED=1 runs
+// tsc's modules (one file per source module) instead of the bundle, so the URLs name them.
 const hook = `data:text/javascript,${encodeURIComponent(`
   import { appendFileSync } from 'node:fs';
   export async function resolve(spec, ctx, next) {
     const r = await next(spec, ctx);
-    if (r.url.includes('/dist/') && process.env.PINET_TRACE) appendFileSync(process.env.PINET_TRACE, r.url + '\\n');
+    if (r.url.includes('/dist/') && !r.url.includes('/dist/bundle/') && process.env.PINET_TRACE) appendFileSync(process.env.PINET_TRACE, r.url + '\\n');
     return r;
   }`)}`;
 const register = `data:text/javascript,${encodeURIComponent(`import { register } from 'node:module'; register(${JSON.stringify(hook)});`)}`;
 function modulesOf(args) {
   const trace = join(mkdtempSync(join(tmpdir(), 'pinet-trace-')), 'modules');
   writeFileSync(trace, '');
-  const r = spawnSync(process.execPath, ['--import', register, pinet, ...args], { env: { ...process.env, PINET_TRACE: trace }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const r = spawnSync(process.execPath, ['--import', register, pinet, ...args], { env: { ...process.env, PINET_TRACE: trace, PINET_UNBUNDLED: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
   if (r.status !== 0) throw new Error(`pinet ${args.join(' ')} failed: ${r.stderr}`);
   return [...new Set(readFileSync(trace, 'utf8').split('\n').filter(Boolean).map((u) => u.replace(/^.*\/dist\//, '')))].sort();
 }

@@ -1,12 +1,17 @@
 #!/usr/bin/env node
-// Tiny launcher: everything lives in the built CLI (dist/), produced by `npm install`.
+// Tiny launcher: everything lives in the built CLI (dist/), produced by `npm install`:
+// the bundle (dist/bundle/, see rolldown.config.mjs), or with PINET_UNBUNDLED=1 tsc's modules.
 import { existsSync } from 'node:fs';
 
-const cli = new URL('../dist/cli.js', import.meta.url);
+const unbundled = process.env.PINET_UNBUNDLED === '1';
+const cli = new URL(unbundled ? '../dist/cli.js' : '../dist/bundle/cli.js', import.meta.url);
 if (!existsSync(cli)) {
   process.stderr.write('pinet: error: the CLI is not built yet; run `npm install` (or `npm run build`) in the pinet directory\n');
   process.exit(2);
 }
+// --debug (or DEBUG=1): stack traces name pinet's modules and lines, not the bundle's.
+const debugEnv = process.env.DEBUG;
+if (process.argv.includes('--debug') || (debugEnv !== undefined && debugEnv !== '' && debugEnv !== '0')) process.setSourceMapsEnabled(true);
 // `pinet … | head` closes stdout early: stop quietly, like other command-line tools.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (err) => {

@@ -7,14 +7,15 @@
  * Exit codes: 0 success, 1 the operation or a check failed, 2 usage or
  * configuration error.
  */
-import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT_OK, EXIT_USAGE, isDebug } from './errors.js';
 import { registerCommands, usageErrorWriter } from './commands/index.js';
 import { stableStringify } from './ui/json.js';
 import { loadColors } from './ui/output.js';
+import { packageFile } from './util/package-files.js';
 
-export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+export const VERSION: string = (JSON.parse(readFileSync(packageFile('package.json'), 'utf8')) as { version: string }).version;
 
 export function buildProgram(): Command {
   const program = new Command('pinet');

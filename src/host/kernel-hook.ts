@@ -8,7 +8,8 @@
 import { readFile } from 'node:fs/promises';
 import Mustache from 'mustache';
 import { HOOK_NAME } from './pi-layout.js';
-const TEMPLATE = new URL('../../templates/kernel-hook.sh.mustache', import.meta.url);
+import { packageFile } from '../util/package-files.js';
+const TEMPLATE = packageFile('templates/kernel-hook.sh.mustache');
 
 /** The hook script for a boot mount point (only the two known ones are accepted). */
 export async function hookScript(bootMount: string): Promise<string> {

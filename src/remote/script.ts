@@ -23,6 +23,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { RemoteError, lastLine } from './errors.js';
 import type { ExecOptions, ExecResult, StartedCommand } from './remote-host.js';
+import { packageFile } from '../util/package-files.js';
 
 /** Where scripts run: a RemoteHost (over SSH) or the LocalHost (this machine). */
 export interface ScriptHost {
@@ -35,7 +36,7 @@ export interface ScriptHost {
 export const SCRIPT_NAMES = ['gather', 'read-files', 'stat', 'write-file', 'list-tree', 'tar-tree', 'hash-files', 'enroll-apply', 'rollback', 'boot-state', 'reboot', 'nfs-detect', 'nfs-export-apply', 'nfs-export-restore', 'boot-mount', 'ceph-detect', 'open-as'] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
-const SCRIPT_DIR = new URL('../../scripts/remote/', import.meta.url);
+const SCRIPT_DIR = packageFile('scripts/remote/');
 
 interface LoadedScript {
   text: string;

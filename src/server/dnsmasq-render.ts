@@ -20,10 +20,11 @@ import type { IPv4Net } from '../util/ipv4.js';
 
 const CONTROL = /[\u0000-\u001f\u007f]/;
 import { shellJoin } from '../util/shell.js';
+import { packageFile } from '../util/package-files.js';
 
 /** MAC prefixes (OUIs) of Raspberry Pi boards. */
-export const DEFAULT_TEMPLATE = new URL('../../templates/dnsmasq.conf.mustache', import.meta.url);
-export const MINIMAL_TEMPLATE = new URL('../../templates/dnsmasq-minimal.conf.mustache', import.meta.url);
+export const DEFAULT_TEMPLATE = packageFile('templates/dnsmasq.conf.mustache');
+export const MINIMAL_TEMPLATE = packageFile('templates/dnsmasq-minimal.conf.mustache');
 
 export type DnsmasqMode = 'proxy' | 'standalone';
 
