@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startFleet, type Fleet } from '../test/fleet/fleet.js';
-import { median, report, timeIt } from './lib.js';
+import { median, report, roundOrder, timeIt } from './lib.js';
 
 const runs = Number(process.argv[2] ?? 3);
 const many = Number(process.argv[3] ?? 50);
@@ -96,9 +96,7 @@ const tools = {
 async function measure(n: number, which: (keyof typeof tools)[]): Promise<Record<string, number>> {
   const times: Record<string, number[]> = Object.fromEntries(which.map((k) => [k, []]));
   for (let i = 0; i < runs; i++) {
-    // Every other round in reverse order: a tool that always ran right after Ansible (or always
-    // first) would see a different machine than the others.
-    for (const tool of i % 2 ? [...which].reverse() : which) {
+    for (const tool of roundOrder(which, i)) {
       const t = await freshFleet(n);
       try {
         times[tool]!.push(await tools[tool](t));

@@ -18,11 +18,21 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-/** Runs each case `runs` times, interleaved; returns medians in ms. */
+/**
+ * The order of the cases in round `round`: every other round reversed. A run
+ * right after another is slower on this machine (~10 ms at start-up), so a
+ * fixed order would favour whichever case comes first, or the one that
+ * always follows Ansible.
+ */
+export function roundOrder<T>(items: readonly T[], round: number): T[] {
+  return round % 2 ? [...items].reverse() : [...items];
+}
+
+/** Runs each case `runs` times, interleaved (see roundOrder); returns medians in ms. */
 export async function compare(cases: Record<string, () => Promise<number>>, runs: number): Promise<Record<string, number>> {
   const times: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
   for (const fn of Object.values(cases)) await fn(); // warm up
-  for (let i = 0; i < runs; i++) for (const [k, fn] of Object.entries(cases)) times[k]!.push(await fn());
+  for (let i = 0; i < runs; i++) for (const [k, fn] of roundOrder(Object.entries(cases), i)) times[k]!.push(await fn());
   return Object.fromEntries(Object.entries(times).map(([k, t]) => [k, median(t)]));
 }
 

@@ -49,8 +49,8 @@ function once([cmd, args, cwd = '/']) {
 
 const times = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
 for (const c of Object.values(cases)) once(c); // warm the page cache
-// Every other round runs the cases in reverse order: a run right after another is slower on this
-// machine (measured: ~10 ms), so a fixed order would favour whichever case comes first.
+// Every other round runs the cases in reverse order, as bench/lib.ts's roundOrder (this file runs
+// with plain node, without tsx): a run right after another is slower on this machine (~10 ms).
 for (let i = 0; i < runs; i++) {
   const order = Object.entries(cases);
   if (i % 2) order.reverse();

@@ -9,7 +9,8 @@ if (!existsSync(cli)) {
   process.stderr.write('pinet: error: the CLI is not built yet; run `npm install` (or `npm run build`) in the pinet directory\n');
   process.exit(2);
 }
-// --debug (or DEBUG=1): stack traces name pinet's modules and lines, not the bundle's.
+// --debug (or DEBUG=1; errors.ts isDebug's rule, which is not loaded yet): stack traces name
+// pinet's modules and lines, not the bundle's. Source maps must be on before the modules load.
 const debugEnv = process.env.DEBUG;
 if (process.argv.includes('--debug') || (debugEnv !== undefined && debugEnv !== '' && debugEnv !== '0')) process.setSourceMapsEnabled(true);
 // `pinet … | head` closes stdout early: stop quietly, like other command-line tools.
