@@ -172,6 +172,25 @@ describe('four Pis booting at once (real dnsmasq log)', async () => {
     expect(engine.rows(lastMs).find((r) => r.pi.name === 'pi-a')).toMatchObject({ stage: 'booted', state: 'ok', bootSeconds: 23.4 });
   });
 
+  it('read back with --since: a Pi whose files were all sent more than 2 s before watch began is up, with no boot time; a later one is live', () => {
+    const booted = (gapMs: number) => {
+      const loadedMs = Date.parse(byType(feed(make(), log).events, 'stage').find((e) => e.pi.name === 'pi-a' && e.stage === 'loaded')!.time);
+      const engine = make({ liveFromMs: loadedMs + gapMs });
+      const { lastMs } = feed(engine, log);
+      const id = engine.rows(lastMs).find((r) => r.pi.name === 'pi-a')!.pi.id;
+      const evs = engine.sshUp(id, loadedMs + gapMs + 500, `${a.ip}:22`);
+      return { booted: byType(evs, 'booted')[0]!, stage: byType(evs, 'stage')[0]!, row: engine.rows(lastMs).find((r) => r.pi.name === 'pi-a')! };
+    };
+    const old = booted(2500);
+    expect(old.booted).not.toHaveProperty('seconds');
+    expect(old.stage.note).toBe(`up; it booted before watch started, from ${root}/${a.serial}`);
+    expect(old.row).toMatchObject({ stage: 'booted', state: 'ok' });
+    expect(old.row.bootSeconds).toBeUndefined();
+    const live = booted(1500);
+    expect(live.booted.seconds).toBeGreaterThan(0);
+    expect(live.stage.note).toMatch(new RegExp(`^netbooted in \\d+ s from ${root}/${a.serial}$`));
+  });
+
   it('checks SSH where the Pi booted when it was enrolled through a port forward on this machine (127.0.0.1, ::1)', () => {
     // enroll records "alias (hostname)", or the hostname alone.
     const target = (host: string, address: string | undefined) => {
