@@ -191,6 +191,21 @@ describe('four Pis booting at once (real dnsmasq log)', async () => {
     expect(live.stage.note).toMatch(new RegExp(`^netbooted in \\d+ s from ${root}/${a.serial}$`));
   });
 
+  it('warns when SSH is silent past the boot timeout, and marks the Pi booted if it answers after all', () => {
+    const engine = make();
+    const { lastMs } = feed(engine, log);
+    const id = engine.rows(lastMs).find((r) => r.pi.name === 'pi-a')!.pi.id;
+    const first = new Date(engine.rows(lastMs).find((r) => r.pi.name === 'pi-a')!.since).getTime();
+    const warned = engine.sshGaveUp(id, lastMs + 300_000, `${a.ip}:22`, 'connection refused');
+    expect(byType(warned, 'verdict')[0]).toMatchObject({ id: 'boot.no-ssh', level: 'warn' });
+    expect(engine.rows(lastMs + 300_000).find((r) => r.pi.name === 'pi-a')).toMatchObject({ stage: 'loaded', state: 'warn' });
+    const up = engine.sshUp(id, first + 400_000, `${a.ip}:22`);
+    expect(byType(up, 'booted')[0]).toMatchObject({ seconds: 400 });
+    const row = engine.rows(first + 400_000).find((r) => r.pi.name === 'pi-a')!;
+    expect(row).toMatchObject({ stage: 'booted', state: 'ok', bootSeconds: 400 });
+    expect(row.verdict).toBeUndefined();
+  });
+
   it('checks SSH where the Pi booted when it was enrolled through a port forward on this machine (127.0.0.1, ::1)', () => {
     // enroll records "alias (hostname)", or the hostname alone.
     const target = (host: string, address: string | undefined) => {

@@ -136,7 +136,7 @@ export class WatchEngine {
     return host.includes(':') ? `[${host}]:${given.port}` : `${host}:${given.port}`;
   }
 
-  /** SSH answered on `ssh`: the Pi is up. */
+  /** SSH answered on `ssh`: the Pi is up (also after a boot.no-ssh warning: the runner keeps looking). */
   sshUp(id: string, timeMs: number, ssh: string): WatchEvent[] {
     const pi = this.reg.all.find((p) => p.id === id);
     if (!pi || pi.stage !== 'loaded') return [];
@@ -146,6 +146,8 @@ export class WatchEngine {
     const seconds = Math.round((timeMs - pi.firstMs) / 100) / 10;
     if (!history) pi.bootSeconds = seconds;
     pi.ended = 'booted';
+    // SSH answered after --boot-timeout: the warning was printed and stays in the log of events; the row is booted.
+    pi.verdicts.delete('boot.no-ssh');
     const from = this.o.catalog.root && pi.dir ? `${this.o.catalog.root}/${pi.dir}` : undefined;
     this.setStage(out, pi, 'booted', timeMs, history ? `up; it booted before watch started${from ? `, from ${from}` : ''}` : `netbooted in ${Math.round(seconds)} s${from ? ` from ${from}` : ''}`);
     out.push({ type: 'booted', time: iso(timeMs), pi: refOf(pi), attempt: pi.attempt, ...(!history && { seconds }), ...(from && { from }), ssh });
@@ -153,7 +155,7 @@ export class WatchEngine {
     return out;
   }
 
-  /** SSH never answered within the runner's boot timeout. */
+  /** SSH did not answer within the runner's boot timeout: a warning (the runner keeps looking, sshUp may follow). */
   sshGaveUp(id: string, timeMs: number, ssh: string, detail: string): WatchEvent[] {
     const pi = this.reg.all.find((p) => p.id === id);
     if (!pi || pi.stage !== 'loaded') return [];

@@ -76,9 +76,13 @@ export async function runWatch(o: WatchRun): Promise<WatchResult> {
   const startSsh = (id: string): void => {
     const target = engine.sshTarget(id);
     if (!target || o.once) return;
-    const p = waitForSsh(target, { timeoutMs: o.bootTimeoutMs, signal: stop.signal }).then((r) => {
+    const p = waitForSsh(target, { timeoutMs: o.bootTimeoutMs, signal: stop.signal }).then(async (r) => {
       if (stop.signal.aborted) return;
-      emit(r.ok ? engine.sshUp(id, Date.now(), target) : engine.sshGaveUp(id, Date.now(), target, r.detail));
+      if (r.ok) return emit(engine.sshUp(id, Date.now(), target));
+      emit(engine.sshGaveUp(id, Date.now(), target, r.detail));
+      // Warned; a slow Pi may still come up: keep looking, less often, until watch ends.
+      const late = await waitForSsh(target, { timeoutMs: Number.POSITIVE_INFINITY, intervalMs: 5000, signal: stop.signal });
+      if (late.ok && !stop.signal.aborted) emit(engine.sshUp(id, Date.now(), target));
     });
     checks.add(p);
     void p.finally(() => checks.delete(p));
