@@ -8,7 +8,7 @@
 //        pinet-bin: another checkout's bin/pinet.js; before-bin: an older checkout's, whose commands
 //        run interleaved in the same loop so that before and after see the same machine load)
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,17 @@ import { fileURLToPath } from 'node:url';
 const runs = Number(process.argv[2] ?? 20);
 const pinet = process.argv[3] ?? fileURLToPath(new URL('../bin/pinet.js', import.meta.url));
 const before = process.argv[4];
-const emptyState = mkdtempSync(join(tmpdir(), 'pinet-bench-state-'));
+/** Temporary directories of this run, removed when it ends (however it ends). */
+const scratch = [];
+const tempDir = (prefix) => {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  scratch.push(dir);
+  return dir;
+};
+process.on('exit', () => {
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+});
+const emptyState = tempDir('pinet-bench-state-');
 const cases = {
   'node -e ""': [process.execPath, ['-e', '']],
   'pinet render-dnsmasq --subnet 10.0.0.0/24': [process.execPath, [pinet, 'render-dnsmasq', '--subnet', '10.0.0.0/24']],
@@ -34,7 +44,7 @@ const cases = {
 };
 
 function withConfig() {
-  const dir = mkdtempSync(join(tmpdir(), 'pinet-bench-'));
+  const dir = tempDir('pinet-bench-');
   writeFileSync(join(dir, 'pinet.yaml'), 'export-dir: /mnt/netboot\ndnsmasq:\n  subnet: 10.0.0.0/24\n');
   return dir;
 }
