@@ -10,12 +10,13 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const runs = Number(process.argv[2] ?? 20);
-const pinet = process.argv[3] ?? fileURLToPath(new URL('../bin/pinet.js', import.meta.url));
-const before = process.argv[4];
+// The commands run in / (no pinet.yaml around): the paths given are resolved here first.
+const pinet = resolve(process.argv[3] ?? fileURLToPath(new URL('../bin/pinet.js', import.meta.url)));
+const before = process.argv[4] && resolve(process.argv[4]);
 /** Temporary directories of this run, removed when it ends (however it ends). */
 const scratch = [];
 const tempDir = (prefix) => {
