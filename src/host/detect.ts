@@ -55,6 +55,8 @@ export interface Detected {
   /** The destination as the user gave it. */
   dest: string;
   label: string;
+  /** The SSH port pinet reached the Pi on (set by gather; absent in Detected built from recorded output). */
+  port?: number;
   hostname: string;
   login: Login;
   facts: PiFacts;
@@ -188,6 +190,7 @@ export async function gather(remote: RemoteHost, dest: string, opts: GatherOptio
   });
   const sections = new Map([...r.sections].map(([k, v]) => [k, v.toString('utf8')]));
   const d = interpretSections(dest, remote.label, sections, opts.knownPending);
+  d.port = remote.host.port;
   const hashes = r.sections.get('boot-hashes');
   if (hashes) {
     // Only what was hashed cleanly; anything else is hashed again, on its own, if it is copied.

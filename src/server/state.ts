@@ -47,8 +47,10 @@ export interface InventoryEntry {
   mac?: string;
   /** The destination as the user gave it (alias, user@host…). */
   host: string;
-  /** Where pinet connected (host:port). */
+  /** Where pinet connected: "alias (hostname)", or the hostname when they are the same. */
   address?: string;
+  /** The SSH port pinet connected to, when not 22 (pinet watch checks SSH there once the Pi is up). */
+  port?: number;
   board?: string;
   revision?: string;
   model?: string;
@@ -121,6 +123,7 @@ export class StateStore {
         if (!serial.ok || e?.serial !== key) throw new Error(`entry ${JSON.stringify(key)}: ${serial.ok ? 'its serial differs from its key' : serial.error}`);
         const dir = checkTftpDirName(String(e.dir));
         if (!dir.ok) throw new Error(`entry ${key}: ${dir.error}`);
+        if (e.port !== undefined && !(Number.isInteger(e.port) && e.port >= 1 && e.port <= 65_535)) throw new Error(`entry ${key}: port ${JSON.stringify(e.port)} is not a TCP port (1-65535)`);
       }
       return data;
     } catch (err) {

@@ -111,7 +111,8 @@ describeAsRoot('pinet enroll on the fake fleet', () => {
     expect(await pi.exists('/etc/initramfs/post-update.d/zzz-pinet-bootfiles')).toBe(true);
     expect(await pi.sh('ls /var/lib/pinet/backup/*/')).toMatch(/bootloader\.conf\s+cmdline\.txt\s+fstab/);
     const inv = JSON.parse(await inventory()) as { pis: Record<string, { dir: string; mac: string; host: string; backup: { local: string } }> };
-    expect(inv.pis[pi.serial]).toMatchObject({ dir: pi.serial8, mac: pi.mac, host: 'ubuntu' });
+    // Where pinet connected, with the SSH port (the ssh_config's Port: pinet watch checks SSH there).
+    expect(inv.pis[pi.serial]).toMatchObject({ dir: pi.serial8, mac: pi.mac, host: 'ubuntu', address: 'ubuntu (127.0.0.1)', port: pi.port });
     expect(await readFile(join(inv.pis[pi.serial]!.backup.local, 'fstab'), 'utf8')).toBe(fstabBefore);
     const list = await pinet(['list', '--state-dir', stateDir]);
     expect(list.stdout).toMatch(new RegExp(`${pi.serial8}\\s+${pi.serial}\\s+ubuntu`));

@@ -300,15 +300,23 @@ describe('a second run', () => {
     expect([ids(same), same.inventoryChanged]).toEqual([[], false]);
     expect(same.inventoryEntry.enrolledAt).toBe('2020-01-01T00:00:00.000Z');
     expect(same.inventoryEntry.updatedAt).toBe(NOW.toISOString());
-    // the name it is reached by, its MAC, the NFS source, a partial earlier run: recorded again
+    // the name it is reached by, its MAC, the NFS source, a partial earlier run, the SSH port: recorded again
     for (const [what, p] of [
       ['host', await run(sv.entry, 'pi-07.lan')],
       ['mac', await run({ ...sv.entry, mac: 'dc:a6:32:00:00:01' })],
       ['nfs', await run({ ...sv.entry, nfs: 'old-nfs:/boot' })],
       ['partial', await run({ ...sv.entry, partial: true })],
+      // the SSH port (pinet watch checks it): the Pi now answers on 22, the entry says 2222
+      ['port', await run({ ...sv.entry, port: 2222 })],
     ] as const) {
       expect([what, ids(p), p.inventoryChanged]).toEqual([what, ['inventory'], true]);
     }
+    // the port pinet connected to is recorded when it is not 22
+    const detectedOn = (port: number) => plan({ d: { ...detected('ubuntu-2404-pi4.enrolled', [], { dest: sv.entry.host }), port }, inventory: inventoryOf(sv.entry), local: sv.exportListing, localCmdline: sv.exportCmdline });
+    expect((await detectedOn(2222)).inventoryEntry.port).toBe(2222);
+    expect((await detectedOn(2222)).inventoryChanged).toBe(true);
+    expect((await detectedOn(22)).inventoryEntry).not.toHaveProperty('port');
+    expect((await detectedOn(22)).inventoryChanged).toBe(false);
     // BOOT_ORDER before enroll is the first run's, not the current one
     expect((await run({ ...sv.entry, bootOrder: { before: '0xf1', after: '0xf241' } })).inventoryEntry.bootOrder).toEqual({ before: '0xf1', after: '0xf241' });
   });

@@ -208,8 +208,8 @@ describe('four Pis booting at once (real dnsmasq log)', async () => {
 
   it('checks SSH where the Pi booted when it was enrolled through a port forward on this machine (127.0.0.1, ::1)', () => {
     // enroll records "alias (hostname)", or the hostname alone.
-    const target = (host: string, address: string | undefined) => {
-      const engine = make({ inventory: [a, c, d].map((p) => ({ ...entry(p, root), ...(p === a ? { host, ...(address !== undefined && { address }) } : {}) })) });
+    const target = (host: string, address: string | undefined, port?: number) => {
+      const engine = make({ inventory: [a, c, d].map((p) => ({ ...entry(p, root), ...(p === a ? { host, ...(address !== undefined && { address }), ...(port !== undefined && { port }) } : {}) })) });
       const { lastMs } = feed(engine, log);
       return engine.sshTarget(engine.rows(lastMs).find((r) => r.pi.dir === a.serial)!.pi.id);
     };
@@ -219,6 +219,11 @@ describe('four Pis booting at once (real dnsmasq log)', async () => {
     expect(target('pi@pi-a:2201', 'pi-a (10.9.9.9)')).toBe('10.9.9.9:2201');
     expect(target('pi-a', 'pi-a (fd00::7)')).toBe('[fd00::7]:22');
     expect(target('10.9.9.8', '10.9.9.8')).toBe('10.9.9.8:22');
+    // The port enroll connected to (an ssh_config Port, recorded when not 22).
+    expect(target('pi-a', 'pi-a (10.9.9.9)', 2222)).toBe('10.9.9.9:2222');
+    expect(target('pi-a', 'pi-a (fd00::7)', 2222)).toBe('[fd00::7]:2222');
+    // Through a port forward on this machine the port is the forward's: the booted Pi answers on 22.
+    expect(target('pi-a', 'pi-a (127.0.0.1)', 2222)).toBe(`${a.ip}:22`);
   });
 
   it('says "Permission denied" for the 0600 kernel with its owner, mode and doctor\'s fix', () => {

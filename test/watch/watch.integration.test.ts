@@ -212,22 +212,22 @@ describeAsRoot('pinet watch follows real boots in the real dnsmasq log', () => {
     expect(row).toMatchObject({ state: 'warn', stage: 'firmware' });
   });
 
-  it('enrolled Pis that load everything but do not answer SSH: a warning after --boot-timeout; one that answers later is booted', async () => {
+  it('enrolled Pis that load everything but do not answer SSH: a warning after --boot-timeout; one that answers later (on the port enroll recorded) is booted', async () => {
     const silent = await lab.addPi('silent');
     const late = await lab.addPi('late');
     for (const pi of [silent, late]) await writePartition(join(root, pi.serial), ubuntuPartition());
-    await lab.inventory(state, root, [{ pi: pis.ok }, { pi: pis.kernel0600 }, { pi: pis.nodtb }, { pi: silent }, { pi: late }]);
+    await lab.inventory(state, root, [{ pi: pis.ok }, { pi: pis.kernel0600 }, { pi: pis.nodtb }, { pi: silent }, { pi: late, sshPort: 2222 }]);
     const watch = new WatchProcess(lab, ['--json', '--boot-timeout', '3', ...args()]);
     await watch.waitForEvent('the log opened', (e) => e.type === 'source' && e.what === 'opened');
     expect((await Promise.all([lab.emulate(silent), lab.emulate(late)])).map((r) => r.outcome)).toEqual(['booted', 'booted']);
-    for (const pi of [silent, late]) {
+    for (const [pi, port] of [[silent, 22], [late, 2222]] as const) {
       const v = await watch.waitForEvent(`no SSH from ${pi.name}`, (e) => e.type === 'verdict' && e.id === 'boot.no-ssh' && e.pi.name === pi.name);
-      expect(v).toMatchObject({ level: 'warn', finding: expect.stringMatching(new RegExp(`^the boot files were sent [3-9] s ago, but SSH on ${pi.ip.replace(/\./g, '\\.')}:22 does not answer \\(connection refused\\)$`)) });
+      expect(v).toMatchObject({ level: 'warn', finding: expect.stringMatching(new RegExp(`^the boot files were sent [3-9] s ago, but SSH on ${pi.ip.replace(/\./g, '\\.')}:${port} does not answer \\(connection refused\\)$`)) });
     }
     // The late Pi's OS comes up after the warning: watch still looks, and says so.
-    await lab.sshd(late);
+    await lab.sshd(late, 2222);
     const b = await watch.waitForEvent('the late Pi booted', (e) => e.type === 'booted' && e.pi.name === 'late');
-    expect(b).toMatchObject({ ssh: `${late.ip}:22`, from: `${root}/${late.serial}` });
+    expect(b).toMatchObject({ ssh: `${late.ip}:2222`, from: `${root}/${late.serial}` });
     expect(b.seconds).toBeGreaterThan(3);
     expect(await watch.stop()).toBe(0);
     const rows = watch.events().at(-1)!.pis as Record<string, any>[];

@@ -272,6 +272,7 @@ function planInventory(d: Detected, s: EnrollSettings, pre: ReturnType<typeof pr
     prefixMode: pre.prefixMode,
     host: d.dest,
     address: d.label,
+    ...(d.port !== undefined && d.port !== 22 ? { port: d.port } : {}),
     board: pre.board.name,
     revision: pre.board.code,
     ...(f.model ? { model: f.model } : {}),
@@ -288,7 +289,7 @@ function planInventory(d: Detected, s: EnrollSettings, pre: ReturnType<typeof pr
     bootOrder: { before: mine?.bootOrder?.before ?? boot.before, after: boot.after },
     ...(root ? { root } : {}),
   };
-  const stable = (e: InventoryEntry | undefined) => e && JSON.stringify([e.dir, e.host, e.mac, e.exportDir, e.nfs, e.bootMount, e.prefixMode, e.bootOrder?.after, e.root]);
+  const stable = (e: InventoryEntry | undefined) => e && JSON.stringify([e.dir, e.host, e.port, e.mac, e.exportDir, e.nfs, e.bootMount, e.prefixMode, e.bootOrder?.after, e.root]);
   return { entry, changed: !mine || mine.partial === true || stable(mine) !== stable(entry) };
 }
 

@@ -125,15 +125,17 @@ export class WatchEngine {
   sshTarget(id: string): string | undefined {
     const pi = this.reg.all.find((p) => p.id === id);
     if (!pi?.entry || this.o.ssh === false) return undefined;
-    // The address enroll recorded is "alias (hostname)" or "hostname"; a port only comes with the host ("user@host:port").
+    // The address enroll recorded is "alias (hostname)" or "hostname"; the port it connected to is recorded when
+    // not 22 (older inventories: only a port given with the host, "user@host:port", is known).
     const given = splitTarget(pi.entry.host.replace(/^.*@/, ''));
+    const port = pi.entry.port ?? given.port;
     const a = pi.entry.address;
     const host = a ? splitTarget(/\(([^()]+)\)$/.exec(a)?.[1] ?? a).host : given.host;
     // Enrolled through a port forward or tunnel on this machine (127.0.0.1, ::1): the booted Pi is not there,
     // it is at the address it booted with.
     const booted = [...pi.ips].at(-1);
     if (booted && isLoopback(host)) return `${booted}:22`;
-    return host.includes(':') ? `[${host}]:${given.port}` : `${host}:${given.port}`;
+    return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
   }
 
   /** SSH answered on `ssh`: the Pi is up (also after a boot.no-ssh warning: the runner keeps looking). */

@@ -151,6 +151,7 @@ export class WatchLab {
   }
 
   /** An inventory with these Pis enrolled (StateStore's file format). */
+  /** An inventory as enroll writes it: address "name (ip)", and the SSH port when it is not 22. */
   async inventory(stateDir: string, exportDir: string, pis: { pi: LabPi; dir?: string; sshPort?: number }[]): Promise<void> {
     const now = new Date().toISOString();
     const entries = Object.fromEntries(
@@ -158,7 +159,7 @@ export class WatchLab {
         const serial = `10000000${pi.serial}`;
         return [
           serial,
-          { serial, dir: dir ?? pi.serial, prefixMode: 'serial', mac: pi.mac, host: pi.name, address: `${pi.ip}:${sshPort ?? 22}`, board: 'Raspberry Pi 4 Model B', revision: 'd03114', bootMount: '/boot/firmware', exportDir, nfs: 'nfs-host:/picluster-boot', enrolledAt: now, updatedAt: now, changes: [], hooks: [] },
+          { serial, dir: dir ?? pi.serial, prefixMode: 'serial', mac: pi.mac, host: pi.name, address: `${pi.name} (${pi.ip})`, ...(sshPort !== undefined && sshPort !== 22 && { port: sshPort }), board: 'Raspberry Pi 4 Model B', revision: 'd03114', bootMount: '/boot/firmware', exportDir, nfs: 'nfs-host:/picluster-boot', enrolledAt: now, updatedAt: now, changes: [], hooks: [] },
         ];
       }),
     );
