@@ -30,6 +30,7 @@ import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { PinetError, UsageError } from '../errors.js';
 import { parseIPv4 } from '../util/ipv4.js';
+import { isPort } from '../util/port.js';
 import { describeDhcpAnswer, type DhcpAnswer } from './dhcp-answer.js';
 import { BOOTREPLY, decodeDhcp, formatMac, parseMac } from './dhcp-packet.js';
 import { interfaceIPv4 } from './interfaces.js';
@@ -81,7 +82,7 @@ function answerKey(a: DhcpAnswer): string {
 }
 
 function validatePort(port: number, what: string): number {
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`${what} ${port} is not a port number (1-65535)`);
+  if (!isPort(port)) throw new UsageError(`${what} ${port} is not a port number (1-65535)`);
   return port;
 }
 

@@ -22,6 +22,7 @@ import dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { performance } from 'node:perf_hooks';
 import { PinetError, UsageError } from '../errors.js';
+import { isPort } from '../util/port.js';
 import {
   DEFAULT_BLKSIZE,
   MAX_BLKSIZE,
@@ -195,7 +196,7 @@ function validateCommon(o: TftpCommonOptions): Omit<Settings, 'address'> {
   const port = o.port ?? 69;
   const where = { server: o.server, port, file: o.file };
   if (typeof o.server !== 'string' || o.server.trim() === '') throw new UsageError('TFTP server address must not be empty');
-  if (!integerIn(port, 1, 65535)) throw new UsageError(`TFTP port ${port} is not a port number (1-65535)`);
+  if (!isPort(port)) throw new UsageError(`TFTP port ${port} is not a port number (1-65535)`);
   if (typeof o.file !== 'string' || o.file === '') throw new UsageError('TFTP file name must not be empty');
   if (o.file.includes('\0')) throw new UsageError(`TFTP file name ${quoted(o.file)} contains a NUL byte`);
   if (!/^[\x01-\xff]*$/.test(o.file)) throw new UsageError(`TFTP file name ${quoted(o.file)} has characters outside Latin-1`);

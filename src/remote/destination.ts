@@ -12,6 +12,7 @@
  * is refused with a UsageError, never passed on.
  */
 import { UsageError } from '../errors.js';
+import { isPortText } from '../util/port.js';
 
 export interface Destination {
   /** The text the user gave. */
@@ -25,7 +26,6 @@ export interface Destination {
 const HOST_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
 const IPV6 = /^[0-9A-Fa-f:.]+(%[A-Za-z0-9_.-]+)?$/;
 const USER_NAME = /^[A-Za-z0-9_][A-Za-z0-9._@-]*$/;
-const PORT = /^[0-9]{1,5}$/;
 
 /** Shows a value in an error message without letting it break the line. */
 export function showValue(value: string): string {
@@ -43,11 +43,10 @@ export function isValidUserName(user: string): boolean {
 }
 
 export function parsePort(text: string, what = 'port'): number {
-  const port = PORT.test(text) ? Number(text) : NaN;
-  if (!(port >= 1 && port <= 65535)) {
+  if (!isPortText(text)) {
     throw new UsageError(`invalid ${what} ${showValue(text)}`, 'a port is a number from 1 to 65535');
   }
-  return port;
+  return Number(text);
 }
 
 function badDestination(text: string, why: string): UsageError {

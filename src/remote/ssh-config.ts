@@ -28,6 +28,7 @@ import { createHash } from 'node:crypto';
 import { parse as parseConfigText } from 'ssh-config';
 import { ConfigError } from '../errors.js';
 import { memoizeText } from '../util/memo.js';
+import { isPortText } from '../util/port.js';
 import {
   type Destination,
   hostPort,
@@ -225,7 +226,7 @@ function validate(st: Statement): void {
   const k = st.keyword;
   if (k === 'port') {
     const v = one(st);
-    if (!/^[0-9]{1,5}$/.test(v) || Number(v) < 1 || Number(v) > 65535) {
+    if (!isPortText(v)) {
       throw new ConfigError(`${st.origin}: bad port ${showValue(v)}`);
     }
   } else if (k === 'connecttimeout' || k === 'serveraliveinterval') {

@@ -15,6 +15,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { PinetError } from '../errors.js';
 import { checkSerial, checkTftpDirName } from '../pi/ids.js';
 import { writeFileAtomic } from '../util/fs.js';
+import { isPort } from '../util/port.js';
 
 export function defaultStateDir(env = process.env): string {
   if (process.getuid?.() === 0) return '/var/lib/pinet';
@@ -123,7 +124,7 @@ export class StateStore {
         if (!serial.ok || e?.serial !== key) throw new Error(`entry ${JSON.stringify(key)}: ${serial.ok ? 'its serial differs from its key' : serial.error}`);
         const dir = checkTftpDirName(String(e.dir));
         if (!dir.ok) throw new Error(`entry ${key}: ${dir.error}`);
-        if (e.port !== undefined && !(Number.isInteger(e.port) && e.port >= 1 && e.port <= 65_535)) throw new Error(`entry ${key}: port ${JSON.stringify(e.port)} is not a TCP port (1-65535)`);
+        if (e.port !== undefined && !isPort(e.port)) throw new Error(`entry ${key}: port ${JSON.stringify(e.port)} is not a TCP port (1-65535)`);
       }
       return data;
     } catch (err) {
